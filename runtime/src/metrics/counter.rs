@@ -1,0 +1,105 @@
+//! [`Counter`]: a monotonic count, striped across cache lines.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+
+use super::encode::{MetricType, SampleWriter};
+use super::exemplar::{Exemplar, ExemplarCell};
+use super::shard::Stripes;
+use super::{MetricValue, Series};
+
+/// A count that only goes up: requests served, jobs failed, bytes sent.
+///
+/// Cloning gives another handle to the same count. Increments from different threads
+/// land on different cache lines, so a hot counter does not serialise its callers.
+///
+/// ```
+/// use rustform::metrics::{Counter, Registry};
+///
+/// let registry = Registry::new();
+/// let jobs = Counter::new();
+/// registry.register("jobs_processed", "Jobs processed", jobs.clone()).unwrap();
+/// jobs.inc();
+/// jobs.inc_by(2);
+/// assert_eq!(jobs.get(), 3);
+/// assert!(registry.render().contains("jobs_processed_total 3\n"));
+/// ```
+#[derive(Clone)]
+pub struct Counter {
+    core: Arc<CounterCore>,
+}
+
+struct CounterCore {
+    cells: Stripes,
+    exemplar: ExemplarCell,
+}
+
+impl Counter {
+    /// A counter at zero.
+    pub fn new() -> Counter {
+        Counter {
+            core: Arc::new(CounterCore {
+                cells: Stripes::new(1),
+                exemplar: ExemplarCell::default(),
+            }),
+        }
+    }
+
+    /// Adds one.
+    #[inline]
+    pub fn inc(&self) {
+        self.inc_by(1);
+    }
+
+    /// Adds `n`.
+    #[inline]
+    pub fn inc_by(&self, n: u64) {
+        self.core.cells.local(0).fetch_add(n, Relaxed);
+    }
+
+    /// Adds `n` and keeps `exemplar` as the counter's latest example (OpenMetrics shows it).
+    pub fn inc_by_with_exemplar(&self, n: u64, exemplar: Exemplar) {
+        self.inc_by(n);
+        self.core.exemplar.set(exemplar);
+    }
+
+    /// The current count: the sum over every thread's stripe.
+    pub fn get(&self) -> u64 {
+        self.core.cells.sum(0)
+    }
+}
+
+impl Default for Counter {
+    fn default() -> Self {
+        Counter::new()
+    }
+}
+
+impl fmt::Debug for Counter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Counter").field(&self.get()).finish()
+    }
+}
+
+impl Series for Counter {
+    type Config = ();
+    const TYPE: MetricType = MetricType::Counter;
+
+    fn create(_: &()) -> Self {
+        Counter::new()
+    }
+
+    fn write(&self, w: &mut SampleWriter<'_>) {
+        let exemplar = if w.wants_exemplars() {
+            self.core.exemplar.get()
+        } else {
+            None
+        };
+        w.counter(self.get(), exemplar.as_ref());
+    }
+
+    fn value(&self) -> MetricValue {
+        MetricValue::Counter(self.get())
+    }
+}

@@ -1,0 +1,238 @@
+//! A family of series told apart by label values, created on first use.
+//!
+//! Each series keeps its labels pre-encoded (`a="x",b="y"`), which is both its key and
+//! what the encoder copies into every sample line. Past the cardinality limit new label
+//! sets share one overflow series labeled `otel_metric_overflow="true"`, as the
+//! OpenTelemetry SDK does, so a label fed from user input cannot exhaust memory and no
+//! observation is lost.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, RwLock};
+
+use super::Series;
+use super::encode::encode_label_pairs;
+
+/// The cardinality limit of a labeled metric unless configured otherwise (the
+/// OpenTelemetry SDK's default).
+pub const DEFAULT_CARDINALITY_LIMIT: usize = 2000;
+
+/// The label of the overflow series.
+pub(crate) const OVERFLOW_LABEL: (&str, &str) = ("otel_metric_overflow", "true");
+
+/// The labels of one series.
+pub(crate) struct LabelKey {
+    /// `name="value",…`, escaped.
+    pub(crate) text: Box<str>,
+    /// The pairs, unescaped, in order.
+    pub(crate) pairs: Box<[(Box<str>, Box<str>)]>,
+}
+
+impl LabelKey {
+    pub(crate) fn new<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)> + Clone) -> LabelKey {
+        let mut text = String::new();
+        encode_label_pairs(&mut text, pairs.clone());
+        let pairs = pairs
+            .into_iter()
+            .map(|(n, v)| (Box::from(n), Box::from(v)))
+            .collect();
+        LabelKey {
+            text: text.into_boxed_str(),
+            pairs,
+        }
+    }
+}
+
+/// Series by label set. Cloning shares the family.
+pub(crate) struct Family<M: Series> {
+    inner: Arc<Inner<M>>,
+}
+
+impl<M: Series> Clone for Family<M> {
+    fn clone(&self) -> Self {
+        Family {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+struct Inner<M: Series> {
+    config: M::Config,
+    limit: usize,
+    map: RwLock<Map<M>>,
+    overflow: OnceLock<(Arc<LabelKey>, M)>,
+}
+
+struct Map<M> {
+    index: HashMap<Box<str>, usize>,
+    series: Vec<(Arc<LabelKey>, M)>,
+}
+
+thread_local! {
+    static KEY_BUFFER: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+impl<M: Series> Family<M> {
+    pub(crate) fn new(config: M::Config, limit: usize) -> Family<M> {
+        Family {
+            inner: Arc::new(Inner {
+                config,
+                limit,
+                map: RwLock::new(Map {
+                    index: HashMap::new(),
+                    series: Vec::new(),
+                }),
+                overflow: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// The series for these labels, created with the family's configuration if new.
+    pub(crate) fn get_or_create(&self, pairs: &[(&str, &str)]) -> M {
+        self.get_or_create_with(pairs, |config| M::create(config))
+    }
+
+    /// The series for these labels; `make` builds it if new (a per-series configuration,
+    /// such as a function's own buckets).
+    pub(crate) fn get_or_create_with(
+        &self,
+        pairs: &[(&str, &str)],
+        make: impl FnOnce(&M::Config) -> M,
+    ) -> M {
+        self.get_or_create_keyed(
+            |key| encode_label_pairs(key, pairs.iter().copied()),
+            || {
+                pairs
+                    .iter()
+                    .map(|(n, v)| (Box::from(*n), Box::from(*v)))
+                    .collect()
+            },
+            make,
+        )
+    }
+
+    /// The series whose encoded labels `write_key` produces; `pairs` gives the labels
+    /// unescaped and runs only when the series is new.
+    pub(crate) fn get_or_create_keyed(
+        &self,
+        write_key: impl FnOnce(&mut String),
+        pairs: impl FnOnce() -> Box<[(Box<str>, Box<str>)]>,
+        make: impl FnOnce(&M::Config) -> M,
+    ) -> M {
+        KEY_BUFFER.with(|buffer| {
+            // A re-entrant call (a series constructor that records a metric) gets a fresh
+            // buffer instead of a borrow panic.
+            let mut fresh = String::new();
+            let mut guard = buffer.try_borrow_mut();
+            let key = match guard.as_deref_mut() {
+                Ok(b) => b,
+                Err(_) => &mut fresh,
+            };
+            key.clear();
+            write_key(key);
+            self.lookup_or_insert(key, pairs, make)
+        })
+    }
+
+    fn lookup_or_insert(
+        &self,
+        key: &str,
+        pairs: impl FnOnce() -> Box<[(Box<str>, Box<str>)]>,
+        make: impl FnOnce(&M::Config) -> M,
+    ) -> M {
+        {
+            let map = self.inner.map.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(&i) = map.index.get(key) {
+                return map.series[i].1.clone();
+            }
+            if map.series.len() >= self.inner.limit {
+                return self.overflow();
+            }
+        }
+        let mut map = self.inner.map.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(&i) = map.index.get(key) {
+            return map.series[i].1.clone();
+        }
+        if map.series.len() >= self.inner.limit {
+            drop(map);
+            return self.overflow();
+        }
+        let metric = make(&self.inner.config);
+        let label_key = LabelKey {
+            text: Box::from(key),
+            pairs: pairs(),
+        };
+        let i = map.series.len();
+        map.series.push((Arc::new(label_key), metric.clone()));
+        map.index.insert(Box::from(key), i);
+        metric
+    }
+
+    fn overflow(&self) -> M {
+        self.inner
+            .overflow
+            .get_or_init(|| {
+                (
+                    Arc::new(LabelKey::new([OVERFLOW_LABEL])),
+                    M::create(&self.inner.config),
+                )
+            })
+            .1
+            .clone()
+    }
+
+    /// Visits every series in creation order, the overflow series last.
+    pub(crate) fn for_each(&self, f: &mut dyn FnMut(&LabelKey, &M)) {
+        let map = self.inner.map.read().unwrap_or_else(|p| p.into_inner());
+        for (key, metric) in &map.series {
+            f(key, metric);
+        }
+        drop(map);
+        if let Some((key, metric)) = self.inner.overflow.get() {
+            f(key, metric);
+        }
+    }
+
+    /// Number of series, the overflow series included.
+    pub(crate) fn len(&self) -> usize {
+        let map = self.inner.map.read().unwrap_or_else(|p| p.into_inner());
+        map.series.len() + usize::from(self.inner.overflow.get().is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Counter;
+
+    #[test]
+    fn same_labels_same_series() {
+        let f: Family<Counter> = Family::new((), 10);
+        f.get_or_create(&[("a", "1")]).inc();
+        f.get_or_create(&[("a", "1")]).inc();
+        f.get_or_create(&[("a", "2")]).inc();
+        assert_eq!(f.len(), 2);
+        assert_eq!(f.get_or_create(&[("a", "1")]).get(), 2);
+    }
+
+    #[test]
+    fn past_the_limit_everything_lands_in_one_overflow_series() {
+        let f: Family<Counter> = Family::new((), 3);
+        for i in 0..10 {
+            f.get_or_create(&[("id", &i.to_string())]).inc();
+        }
+        assert_eq!(f.len(), 4);
+        let mut seen = Vec::new();
+        f.for_each(&mut |k, c| seen.push((k.text.to_string(), c.get())));
+        assert_eq!(seen[3], ("otel_metric_overflow=\"true\"".to_string(), 7));
+        assert_eq!(seen.iter().map(|s| s.1).sum::<u64>(), 10);
+    }
+
+    #[test]
+    fn escaped_values_are_distinct_keys() {
+        let f: Family<Counter> = Family::new((), 10);
+        f.get_or_create(&[("a", "x\"")]).inc();
+        f.get_or_create(&[("a", "x\\\"")]).inc();
+        assert_eq!(f.len(), 2);
+    }
+}

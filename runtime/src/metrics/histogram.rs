@@ -1,0 +1,199 @@
+//! [`Histogram`]: observations counted in cumulative buckets, striped across cache lines.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+use super::buckets::{Buckets, Layout};
+use super::encode::{MetricType, SampleWriter};
+use super::exemplar::{Exemplar, ExemplarCell};
+use super::shard::{Stripes, add_f64, thread_stripe};
+use super::{HistogramValue, MetricValue, Series};
+
+/// Observations (latencies, sizes, amounts) counted in buckets, with their sum and count.
+///
+/// Each thread records into its own stripe: one bucket increment and one add to the sum,
+/// both on a cache line no other thread writes. `_count` is the sum of the buckets, so
+/// the `+Inf` bucket always equals `_count`, even in a scrape that races observations.
+///
+/// ```
+/// use rustform::metrics::{Buckets, Histogram};
+///
+/// let latency = Histogram::new(Buckets::new([0.1, 0.5, 1.0]).unwrap());
+/// latency.observe(0.25);
+/// latency.observe(2.0);
+/// assert_eq!(latency.count(), 2);
+/// assert_eq!(latency.sum(), 2.25);
+/// assert_eq!(latency.cumulative_counts(), vec![0, 1, 1, 2]);
+/// ```
+#[derive(Clone)]
+pub struct Histogram {
+    core: Arc<HistogramCore>,
+}
+
+struct HistogramCore {
+    layout: Arc<Layout>,
+    /// Per stripe: one slot per bucket (the last is `+Inf`), then the sum's bits.
+    cells: Stripes,
+    /// One per bucket; allocated on the first exemplar.
+    exemplars: std::sync::OnceLock<Box<[ExemplarCell]>>,
+}
+
+impl Histogram {
+    /// A histogram with the given buckets.
+    pub fn new(buckets: Buckets) -> Histogram {
+        let layout = buckets.layout().clone();
+        let width = layout.bounds.len() + 2;
+        Histogram {
+            core: Arc::new(HistogramCore {
+                layout,
+                cells: Stripes::new(width),
+                exemplars: std::sync::OnceLock::new(),
+            }),
+        }
+    }
+
+    /// Records one observation.
+    #[inline]
+    pub fn observe(&self, value: f64) {
+        let core = &*self.core;
+        let bucket = core.layout.index(value);
+        let stripe = thread_stripe();
+        core.cells.at(stripe, bucket).fetch_add(1, Relaxed);
+        add_f64(core.cells.at(stripe, core.layout.bounds.len() + 1), value);
+    }
+
+    /// Records a duration, in seconds.
+    #[inline]
+    pub fn observe_duration(&self, duration: Duration) {
+        self.observe(duration.as_secs_f64());
+    }
+
+    /// Records one observation and keeps `exemplar` as the latest example for its bucket.
+    pub fn observe_with_exemplar(&self, value: f64, exemplar: Exemplar) {
+        self.observe(value);
+        let bucket = self.core.layout.index(value);
+        let cells = self.core.exemplars.get_or_init(|| {
+            (0..=self.core.layout.bounds.len())
+                .map(|_| ExemplarCell::default())
+                .collect()
+        });
+        cells[bucket].set(exemplar);
+    }
+
+    /// A timer that observes the elapsed seconds when dropped.
+    ///
+    /// ```
+    /// # let histogram = rustform::metrics::Histogram::default();
+    /// {
+    ///     let _timer = histogram.start_timer();
+    ///     // work being timed
+    /// }
+    /// assert_eq!(histogram.count(), 1);
+    /// ```
+    pub fn start_timer(&self) -> HistogramTimer<'_> {
+        HistogramTimer {
+            histogram: self,
+            start: Instant::now(),
+        }
+    }
+
+    /// The number of observations.
+    pub fn count(&self) -> u64 {
+        let n = self.core.layout.bounds.len();
+        (0..=n)
+            .map(|i| self.core.cells.sum(i))
+            .fold(0, u64::wrapping_add)
+    }
+
+    /// The sum of the observations.
+    pub fn sum(&self) -> f64 {
+        self.core.cells.sum_f64(self.core.layout.bounds.len() + 1)
+    }
+
+    /// The upper bounds, without the implicit `+Inf`.
+    pub fn bounds(&self) -> &[f64] {
+        &self.core.layout.bounds
+    }
+
+    /// Cumulative count per bucket, `+Inf` last (equal to [`count`](Self::count)).
+    pub fn cumulative_counts(&self) -> Vec<u64> {
+        let n = self.core.layout.bounds.len();
+        let mut total = 0u64;
+        (0..=n)
+            .map(|i| {
+                total = total.wrapping_add(self.core.cells.sum(i));
+                total
+            })
+            .collect()
+    }
+}
+
+impl Default for Histogram {
+    /// A histogram with Prometheus' default buckets.
+    fn default() -> Self {
+        Histogram::new(Buckets::default())
+    }
+}
+
+impl fmt::Debug for Histogram {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Histogram")
+            .field("count", &self.count())
+            .field("sum", &self.sum())
+            .field("bounds", &self.bounds())
+            .finish()
+    }
+}
+
+/// Observes the seconds since [`Histogram::start_timer`] when dropped.
+#[must_use = "the timer observes when it is dropped; bind it to a variable"]
+pub struct HistogramTimer<'a> {
+    histogram: &'a Histogram,
+    start: Instant,
+}
+
+impl Drop for HistogramTimer<'_> {
+    fn drop(&mut self) {
+        self.histogram.observe_duration(self.start.elapsed());
+    }
+}
+
+impl Series for Histogram {
+    type Config = Buckets;
+    const TYPE: MetricType = MetricType::Histogram;
+
+    fn create(buckets: &Buckets) -> Self {
+        Histogram::new(buckets.clone())
+    }
+
+    fn write(&self, w: &mut SampleWriter<'_>) {
+        let layout = &self.core.layout;
+        let exemplars = self.core.exemplars.get().filter(|_| w.wants_exemplars());
+        let mut cumulative = 0u64;
+        for (i, le) in layout.le.iter().enumerate() {
+            cumulative = cumulative.wrapping_add(self.core.cells.sum(i));
+            let exemplar = exemplars.and_then(|cells| cells[i].get());
+            w.bucket(le, cumulative, exemplar.as_ref());
+        }
+        w.histogram_totals(self.sum(), cumulative);
+    }
+
+    fn value(&self) -> MetricValue {
+        let counts = self.cumulative_counts();
+        let count = *counts.last().unwrap_or(&0);
+        let buckets = self
+            .bounds()
+            .iter()
+            .copied()
+            .chain(std::iter::once(f64::INFINITY))
+            .zip(counts)
+            .collect();
+        MetricValue::Histogram(HistogramValue {
+            buckets,
+            count,
+            sum: self.sum(),
+        })
+    }
+}

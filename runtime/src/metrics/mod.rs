@@ -1,0 +1,287 @@
+//! Metrics: [`Counter`], [`Gauge`], [`Histogram`], their labeled forms ([`CounterVec`],
+//! [`GaugeVec`], [`HistogramVec`]), the [`Registry`] that names them, and their
+//! exposition in the Prometheus text format (0.0.4) and OpenMetrics 1.0.
+//!
+//! The core is rustform's own: each metric's atomics are striped across cache lines so
+//! threads do not contend, labeled metrics with enum labels are arrays indexed without
+//! hashing, and the exposition is written straight from the atomics. Through
+//! [`prometheus::core::Collector`] (feature `prometheus`, on by default) a rustform
+//! [`Registry`] also plugs into a `prometheus::Registry`.
+//!
+//! ```
+//! use rustform::metrics::{default_registry, Counter};
+//!
+//! let retries = Counter::new();
+//! default_registry().register("doc_retries", "Retries of outgoing calls", retries.clone()).unwrap();
+//! retries.inc();
+//! assert!(default_registry().render().contains("doc_retries_total 1\n"));
+//! ```
+
+mod buckets;
+mod counter;
+pub(crate) mod encode;
+mod exemplar;
+pub(crate) mod family;
+mod gauge;
+mod histogram;
+mod labels;
+mod name;
+#[cfg(feature = "prometheus")]
+mod prometheus_interop;
+mod registry;
+pub(crate) mod shard;
+mod vec;
+
+pub use buckets::{Buckets, DEFAULT_BUCKETS, FUNCTION_BUCKETS};
+pub use counter::Counter;
+pub use encode::{Format, MetricType};
+pub use exemplar::Exemplar;
+pub use family::DEFAULT_CARDINALITY_LIMIT;
+pub use gauge::Gauge;
+pub(crate) use gauge::InFlight;
+pub use histogram::{Histogram, HistogramTimer};
+#[doc(hidden)]
+pub use labels::product_cardinality;
+pub use labels::{LabelSet, LabelValue};
+pub use registry::{Registry, default_registry};
+pub use vec::{CounterVec, DENSE_LIMIT, GaugeVec, HistogramVec, MetricVec, SeriesRef};
+
+use encode::SampleWriter;
+use family::{Family, LabelKey};
+
+mod sealed {
+    /// One series' value: how to create it, write its samples and read it.
+    pub trait Series: Clone + Send + Sync + 'static {
+        /// What creating a series needs (a histogram's buckets).
+        type Config: Clone + Send + Sync + 'static;
+        /// The family type.
+        const TYPE: super::MetricType;
+        /// A new series at zero.
+        fn create(config: &Self::Config) -> Self;
+        /// Writes the series' samples.
+        fn write(&self, w: &mut super::SampleWriter<'_>);
+        /// The current value.
+        fn value(&self) -> super::MetricValue;
+    }
+
+    /// Something a registry holds under one family name.
+    pub trait Source: Send + Sync + 'static {
+        /// Writes the samples of every series.
+        fn encode(&self, name: &str, format: super::Format, out: &mut String);
+        /// Appends the value of every series.
+        fn collect(&self, out: &mut Vec<super::SeriesSnapshot>);
+        /// Whether there is nothing to expose yet.
+        fn is_empty(&self) -> bool {
+            false
+        }
+        /// Checks the label names before registration.
+        fn check(&self) -> Result<(), crate::Error> {
+            Ok(())
+        }
+    }
+
+    /// Turns a metric into what a registry stores.
+    pub trait IntoSource {
+        /// The family type and the source.
+        fn into_source(self) -> (super::MetricType, Box<dyn Source>);
+    }
+}
+
+pub(crate) use sealed::{Series, Source};
+
+/// Anything a [`Registry`] can hold: [`Counter`], [`Gauge`], [`Histogram`] and the
+/// labeled [`MetricVec`]s. Sealed.
+pub trait Metric: sealed::IntoSource {}
+
+impl<T: sealed::IntoSource> Metric for T {}
+
+impl<M: Series> Source for M {
+    fn encode(&self, name: &str, format: Format, out: &mut String) {
+        self.write(&mut SampleWriter {
+            out,
+            name,
+            labels: "",
+            format,
+        });
+    }
+
+    fn collect(&self, out: &mut Vec<SeriesSnapshot>) {
+        out.push(SeriesSnapshot {
+            labels: Vec::new(),
+            value: self.value(),
+        });
+    }
+}
+
+impl<M: Series> sealed::IntoSource for M {
+    fn into_source(self) -> (MetricType, Box<dyn Source>) {
+        (M::TYPE, Box::new(self))
+    }
+}
+
+impl<L: LabelSet, M: Series> Source for MetricVec<L, M> {
+    fn encode(&self, name: &str, format: Format, out: &mut String) {
+        self.write_all(name, format, out);
+    }
+
+    fn collect(&self, out: &mut Vec<SeriesSnapshot>) {
+        self.for_each(&mut |key, metric| out.push(series_snapshot(key, metric)));
+    }
+
+    fn is_empty(&self) -> bool {
+        MetricVec::is_empty(self)
+    }
+
+    fn check(&self) -> Result<(), crate::Error> {
+        let mut seen = std::collections::HashSet::new();
+        for name in L::NAMES {
+            name::check_label_name(name)?;
+            if !seen.insert(*name) {
+                return Err(crate::Error::InvalidLabelName {
+                    name: (*name).to_owned(),
+                    reason: "the label set names it twice",
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<L: LabelSet, M: Series> sealed::IntoSource for MetricVec<L, M> {
+    fn into_source(self) -> (MetricType, Box<dyn Source>) {
+        (self.metric_type(), Box::new(self))
+    }
+}
+
+impl<M: Series> Source for Family<M> {
+    fn encode(&self, name: &str, format: Format, out: &mut String) {
+        self.for_each(&mut |key, metric| {
+            metric.write(&mut SampleWriter {
+                out,
+                name,
+                labels: &key.text,
+                format,
+            });
+        });
+    }
+
+    fn collect(&self, out: &mut Vec<SeriesSnapshot>) {
+        self.for_each(&mut |key, metric| out.push(series_snapshot(key, metric)));
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl<M: Series> sealed::IntoSource for Family<M> {
+    fn into_source(self) -> (MetricType, Box<dyn Source>) {
+        (M::TYPE, Box::new(self))
+    }
+}
+
+fn series_snapshot<M: Series>(key: &LabelKey, metric: &M) -> SeriesSnapshot {
+    SeriesSnapshot {
+        labels: key
+            .pairs
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect(),
+        value: metric.value(),
+    }
+}
+
+/// The values of every series of a [`Registry`] at one moment.
+///
+/// ```
+/// use rustform::metrics::{Counter, MetricValue, Registry};
+///
+/// let registry = Registry::new();
+/// let c = Counter::new();
+/// registry.register("hits", "Hits", c.clone()).unwrap();
+/// c.inc();
+/// let snapshot = registry.snapshot();
+/// assert_eq!(snapshot.get("hits_total", &[]), Some(&MetricValue::Counter(1)));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    /// The families, in registration order.
+    pub families: Vec<FamilySnapshot>,
+}
+
+/// One family of a [`Snapshot`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct FamilySnapshot {
+    /// The family name; a counter's without `_total`.
+    pub name: String,
+    /// The help text.
+    pub help: String,
+    /// The unit, if one was given.
+    pub unit: Option<String>,
+    /// The family type.
+    pub metric_type: MetricType,
+    /// Every series.
+    pub series: Vec<SeriesSnapshot>,
+}
+
+/// One series of a [`FamilySnapshot`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesSnapshot {
+    /// The label pairs, in order.
+    pub labels: Vec<(String, String)>,
+    /// The value.
+    pub value: MetricValue,
+}
+
+/// A series' value.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum MetricValue {
+    /// A counter's count.
+    Counter(u64),
+    /// A gauge's value.
+    Gauge(i64),
+    /// A histogram's buckets, count and sum.
+    Histogram(HistogramValue),
+}
+
+/// A histogram's state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistogramValue {
+    /// `(upper bound, cumulative count)`, `+Inf` last.
+    pub buckets: Vec<(f64, u64)>,
+    /// Number of observations (equal to the `+Inf` bucket).
+    pub count: u64,
+    /// Sum of the observations.
+    pub sum: f64,
+}
+
+impl Snapshot {
+    /// The family named `name`; a counter is found by its base name or with `_total`.
+    pub fn family(&self, name: &str) -> Option<&FamilySnapshot> {
+        self.families.iter().find(|f| {
+            f.name == name
+                || (f.metric_type == MetricType::Counter
+                    && name.strip_suffix("_total") == Some(f.name.as_str()))
+        })
+    }
+
+    /// The value of the series of `name` whose labels are exactly `labels` (in any order).
+    pub fn get(&self, name: &str, labels: &[(&str, &str)]) -> Option<&MetricValue> {
+        self.family(name)?
+            .series
+            .iter()
+            .find(|s| s.has_labels(labels))
+            .map(|s| &s.value)
+    }
+}
+
+impl SeriesSnapshot {
+    /// Whether the series' labels are exactly `labels`, in any order.
+    pub fn has_labels(&self, labels: &[(&str, &str)]) -> bool {
+        self.labels.len() == labels.len()
+            && labels
+                .iter()
+                .all(|(n, v)| self.labels.iter().any(|(sn, sv)| sn == n && sv == v))
+    }
+}

@@ -1,0 +1,542 @@
+//! Call sites, their resolved state, and the guard that records one call.
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex, OnceLock};
+use std::time::Instant;
+
+use tracing::Span;
+
+use crate::metrics::family::Family;
+use crate::metrics::{Buckets, Counter, Histogram, InFlight, default_registry};
+
+/// What the macro knows about an observed function, fixed at compile time.
+#[derive(Debug)]
+pub struct FunctionInfo {
+    /// The `function` label: `name` or `Type::name`; for a method whose type the macro
+    /// cannot see, the bare method name (see `method_of_self_type`).
+    pub function: &'static str,
+    /// Whether the type name is only known at run time (`#[observed]` on a lone method):
+    /// `Self`'s name is then prefixed on first call.
+    pub method_of_self_type: bool,
+    /// `module_path!()` at the function.
+    pub module: &'static str,
+    /// `env!("CARGO_PKG_NAME")` of the function's crate: the service name unless
+    /// `OTEL_SERVICE_NAME` or the configuration gives one.
+    pub crate_name: &'static str,
+    /// The function's own duration buckets, validated by the macro.
+    pub buckets: Option<&'static [f64]>,
+    /// Whether to keep `function_calls_concurrent`.
+    pub track_concurrency: bool,
+    /// Whether to label calls with the calling observed function.
+    pub callers: bool,
+    /// Constant labels added to every series of the function.
+    pub labels: &'static [(&'static str, &'static str)],
+}
+
+/// How to name `Self` for a lone method: `Some(type_name::<Self>)`, or `None`.
+pub type SelfType = Option<fn() -> &'static str>;
+
+/// One observed function: its compile-time facts and, after the first call, its series.
+pub struct CallSite {
+    info: FunctionInfo,
+    state: OnceLock<SiteState>,
+}
+
+/// How a call ended, as the generated code classified its return value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    error: bool,
+    label: Option<&'static str>,
+}
+
+impl Outcome {
+    /// A successful call, with the ok value's label if it has one.
+    #[inline]
+    pub const fn ok(label: Option<&'static str>) -> Outcome {
+        Outcome {
+            error: false,
+            label,
+        }
+    }
+
+    /// A failed call, with the error's kind if it has one.
+    #[inline]
+    pub const fn error(label: Option<&'static str>) -> Outcome {
+        Outcome { error: true, label }
+    }
+}
+
+/// How a call ended, as the runtime sees it.
+pub(crate) enum Ending {
+    Returned(Outcome),
+    Panicked,
+    Cancelled,
+}
+
+/// The three families every observed function records into, in the default registry.
+struct FunctionFamilies {
+    calls: Family<Counter>,
+    durations: Family<Histogram>,
+    concurrent: Family<InFlight>,
+}
+
+fn families() -> &'static FunctionFamilies {
+    static FAMILIES: LazyLock<FunctionFamilies> = LazyLock::new(|| {
+        // Function series are bounded by the code (functions × result kinds × callers),
+        // not by input, so they get no cardinality limit.
+        let f = FunctionFamilies {
+            calls: Family::new((), usize::MAX),
+            durations: Family::new(Buckets::function_default(), usize::MAX),
+            concurrent: Family::new((), usize::MAX),
+        };
+        let registry = default_registry();
+        for result in [
+            registry.register(
+                "function_calls_total",
+                "Calls of functions instrumented with #[observed], by result",
+                f.calls.clone(),
+            ),
+            registry.register(
+                "function_calls_duration_seconds",
+                "Duration of calls of functions instrumented with #[observed]",
+                f.durations.clone(),
+            ),
+            registry.register(
+                "function_calls_concurrent",
+                "Calls in progress of functions instrumented with #[observed(track_concurrency)]",
+                f.concurrent.clone(),
+            ),
+        ] {
+            if let Err(error) = result {
+                tracing::error!(target: "rustform", %error, "function metrics are not exposed");
+            }
+        }
+        f
+    });
+    &FAMILIES
+}
+
+/// The service name label: set in code or configuration, else `OTEL_SERVICE_NAME`, else
+/// the crate's name.
+pub(crate) fn service_name(crate_name: &'static str) -> &'static str {
+    static FROM_ENV: LazyLock<Option<String>> = LazyLock::new(|| {
+        std::env::var("OTEL_SERVICE_NAME")
+            .ok()
+            .filter(|s| !s.trim().is_empty())
+    });
+    if let Some(name) = crate::SERVICE_NAME.get() {
+        return name;
+    }
+    FROM_ENV.as_deref().unwrap_or(crate_name)
+}
+
+/// The label values that identify a function's series.
+struct Identity {
+    function: &'static str,
+    module: &'static str,
+    service: &'static str,
+    labels: &'static [(&'static str, &'static str)],
+}
+
+impl Identity {
+    /// The labels of one `function_calls_total` series.
+    fn call_pairs(
+        &self,
+        caller: Option<&Identity>,
+        result: &'static str,
+        kind: Option<(&'static str, &'static str)>,
+    ) -> Vec<(&'static str, &'static str)> {
+        let mut pairs = vec![
+            ("function", self.function),
+            ("module", self.module),
+            ("service_name", self.service),
+        ];
+        if let Some(caller) = caller {
+            pairs.push(("caller_function", caller.function));
+            pairs.push(("caller_module", caller.module));
+        }
+        pairs.push(("result", result));
+        pairs.extend(kind);
+        pairs.extend_from_slice(self.labels);
+        pairs
+    }
+}
+
+/// A site's resolved series.
+pub(crate) struct SiteState {
+    id: Identity,
+    duration: Histogram,
+    concurrent: Option<InFlight>,
+    direct: Outcomes,
+    callers: Option<CallerOutcomes>,
+}
+
+impl CallSite {
+    /// A call site; `const` so it can be a `static`.
+    pub const fn new(info: FunctionInfo) -> CallSite {
+        CallSite {
+            info,
+            state: OnceLock::new(),
+        }
+    }
+
+    /// The resolved state, resolving it on the first call.
+    #[inline]
+    pub(crate) fn state(&'static self, self_type: SelfType) -> &'static SiteState {
+        match self.state.get() {
+            Some(state) => state,
+            None => self
+                .state
+                .get_or_init(|| SiteState::new(&self.info, self_type)),
+        }
+    }
+
+    /// The `function` label, for the span's `code.function.name`.
+    pub fn function_name(&'static self, self_type: SelfType) -> &'static str {
+        self.state(self_type).id.function
+    }
+}
+
+impl SiteState {
+    fn new(info: &'static FunctionInfo, self_type: SelfType) -> SiteState {
+        let function = match (info.method_of_self_type, self_type) {
+            (true, Some(type_name)) => {
+                let name = format!("{}::{}", short_type_name(type_name()), info.function);
+                // Once per call site, for the life of the process.
+                &*Box::leak(name.into_boxed_str())
+            }
+            _ => info.function,
+        };
+        let id = Identity {
+            function,
+            module: info.module,
+            service: service_name(info.crate_name),
+            labels: info.labels,
+        };
+        let mut pairs = vec![
+            ("function", id.function),
+            ("module", id.module),
+            ("service_name", id.service),
+        ];
+        pairs.extend_from_slice(id.labels);
+        let buckets = info
+            .buckets
+            .map_or_else(Buckets::function_default, Buckets::from_checked);
+        let families = families();
+        let duration = families
+            .durations
+            .get_or_create_with(&pairs, |_| Histogram::new(buckets));
+        let concurrent = info
+            .track_concurrency
+            .then(|| families.concurrent.get_or_create(&pairs));
+        SiteState {
+            direct: Outcomes::new(&id, None),
+            callers: info.callers.then(CallerOutcomes::default),
+            id,
+            duration,
+            concurrent,
+        }
+    }
+
+    /// The counters for calls made from `caller`.
+    #[inline]
+    fn outcomes(&'static self, caller: Option<&'static SiteState>) -> &'static Outcomes {
+        match (&self.callers, caller) {
+            (Some(cache), Some(caller)) => cache.get(self, caller),
+            _ => &self.direct,
+        }
+    }
+}
+
+/// `my_crate::repo::Repo<alloc::string::String>` → `Repo`.
+fn short_type_name(full: &str) -> &str {
+    let without_generics = full.split('<').next().unwrap_or(full);
+    without_generics
+        .rsplit("::")
+        .next()
+        .unwrap_or(without_generics)
+}
+
+/// The counters of one (function, caller) pair.
+struct Outcomes {
+    caller: Option<&'static SiteState>,
+    ok: Counter,
+    error: Counter,
+    panic: OnceLock<Counter>,
+    cancelled: OnceLock<Counter>,
+    ok_kinds: KindCache,
+    error_kinds: KindCache,
+}
+
+impl Outcomes {
+    /// The always-present series (`result="ok"` and `result="error"`) are created here,
+    /// so they show at zero from the first call; the others on first use.
+    fn new(id: &Identity, caller: Option<&'static SiteState>) -> Outcomes {
+        let calls = &families().calls;
+        let caller_id = caller.map(|c| &c.id);
+        Outcomes {
+            caller,
+            ok: calls.get_or_create(&id.call_pairs(caller_id, "ok", None)),
+            error: calls.get_or_create(&id.call_pairs(caller_id, "error", None)),
+            panic: OnceLock::new(),
+            cancelled: OnceLock::new(),
+            ok_kinds: KindCache::default(),
+            error_kinds: KindCache::default(),
+        }
+    }
+
+    fn counter(
+        &self,
+        id: &Identity,
+        result: &'static str,
+        kind: Option<(&'static str, &'static str)>,
+    ) -> Counter {
+        let caller_id = self.caller.map(|c| &c.id);
+        families()
+            .calls
+            .get_or_create(&id.call_pairs(caller_id, result, kind))
+    }
+
+    #[inline]
+    fn record(&self, id: &Identity, ending: &Ending) {
+        match *ending {
+            Ending::Returned(Outcome {
+                error: false,
+                label: None,
+            }) => self.ok.inc(),
+            Ending::Returned(Outcome {
+                error: true,
+                label: None,
+            }) => self.error.inc(),
+            Ending::Returned(Outcome {
+                error: false,
+                label: Some(label),
+            }) => {
+                self.ok_kinds
+                    .inc(label, || self.counter(id, "ok", Some(("ok", label))));
+            }
+            Ending::Returned(Outcome {
+                error: true,
+                label: Some(label),
+            }) => {
+                self.error_kinds
+                    .inc(label, || self.counter(id, "error", Some(("error", label))));
+            }
+            Ending::Panicked => self
+                .panic
+                .get_or_init(|| self.counter(id, "error", Some(("error", "panic"))))
+                .inc(),
+            Ending::Cancelled => self
+                .cancelled
+                .get_or_init(|| self.counter(id, "cancelled", None))
+                .inc(),
+        }
+    }
+}
+
+const KIND_SLOTS: usize = 8;
+
+/// Counters by `ok`/`error` label, found without hashing or locking: the labels are
+/// `&'static str`s, compared by address first. Past `KIND_SLOTS` distinct labels the
+/// family lookup (hash and read lock) is used.
+#[derive(Default)]
+struct KindCache {
+    slots: [OnceLock<(&'static str, Counter)>; KIND_SLOTS],
+}
+
+impl KindCache {
+    /// Increments the counter for `label`; `lookup` finds it in the family (idempotent).
+    #[inline]
+    fn inc(&self, label: &'static str, lookup: impl Fn() -> Counter) {
+        for slot in &self.slots {
+            let (held, counter) = match slot.get() {
+                Some(entry) => entry,
+                // Another thread may fill the slot first with another label: then this
+                // slot is not ours and the scan goes on.
+                None => slot.get_or_init(|| (label, lookup())),
+            };
+            if same_label(held, label) {
+                counter.inc();
+                return;
+            }
+        }
+        lookup().inc();
+    }
+}
+
+#[inline]
+fn same_label(a: &str, b: &str) -> bool {
+    std::ptr::eq(a, b) || a == b
+}
+
+const CALLER_SLOTS: usize = 8;
+
+/// Counters by calling function, for `#[observed(callers)]`.
+#[derive(Default)]
+struct CallerOutcomes {
+    slots: [OnceLock<(usize, Box<Outcomes>)>; CALLER_SLOTS],
+    overflow: Mutex<HashMap<usize, &'static Outcomes>>,
+}
+
+impl CallerOutcomes {
+    #[inline]
+    fn get(
+        &'static self,
+        site: &'static SiteState,
+        caller: &'static SiteState,
+    ) -> &'static Outcomes {
+        let key = caller as *const SiteState as usize;
+        for slot in &self.slots {
+            let (held, outcomes) =
+                slot.get_or_init(|| (key, Box::new(Outcomes::new(&site.id, Some(caller)))));
+            if *held == key {
+                return outcomes;
+            }
+        }
+        let mut overflow = self.overflow.lock().unwrap_or_else(|p| p.into_inner());
+        // One leak per (function, caller) pair beyond the slots: bounded by the code.
+        overflow
+            .entry(key)
+            .or_insert_with(|| Box::leak(Box::new(Outcomes::new(&site.id, Some(caller)))))
+    }
+}
+
+thread_local! {
+    /// The observed function running on this thread (for async functions: being polled).
+    static CURRENT: Cell<Option<&'static SiteState>> = const { Cell::new(None) };
+}
+
+#[inline]
+pub(crate) fn enter_current(state: &'static SiteState) -> Option<&'static SiteState> {
+    CURRENT.with(|c| c.replace(Some(state)))
+}
+
+#[inline]
+pub(crate) fn restore_current(previous: Option<&'static SiteState>) {
+    CURRENT.with(|c| c.set(previous));
+}
+
+/// One call in progress.
+pub(crate) struct CallState {
+    state: &'static SiteState,
+    outcomes: &'static Outcomes,
+    start: Instant,
+}
+
+impl CallState {
+    /// Starts a call: finds its caller, raises the concurrency gauge, reads the clock.
+    #[inline]
+    pub(crate) fn begin(state: &'static SiteState) -> CallState {
+        let caller = if state.callers.is_some() {
+            CURRENT.with(Cell::get)
+        } else {
+            None
+        };
+        let outcomes = state.outcomes(caller);
+        if let Some(gauge) = &state.concurrent {
+            gauge.enter();
+        }
+        CallState {
+            state,
+            outcomes,
+            start: Instant::now(),
+        }
+    }
+
+    /// Records how the call ended.
+    #[inline]
+    pub(crate) fn end(self, ending: Ending, span: &Span) {
+        let elapsed = self.start.elapsed();
+        self.state.duration.observe(elapsed.as_secs_f64());
+        if let Some(gauge) = &self.state.concurrent {
+            gauge.exit();
+        }
+        self.outcomes.record(&self.state.id, &ending);
+        match ending {
+            Ending::Returned(Outcome { error: true, .. }) => mark_error(span, None),
+            Ending::Panicked => mark_error(span, Some("panic")),
+            _ => {}
+        }
+    }
+}
+
+fn mark_error(span: &Span, message: Option<&str>) {
+    if !span.is_disabled() {
+        span.record("otel.status_code", "ERROR");
+        if let Some(message) = message {
+            span.record("exception.message", message);
+        }
+    }
+}
+
+/// A synchronous call in progress: records a panic if dropped before it finishes.
+pub struct SyncCall<'a> {
+    call: Option<CallState>,
+    previous: Option<&'static SiteState>,
+    outcome: Option<Outcome>,
+    span: &'a Span,
+}
+
+impl<'a> SyncCall<'a> {
+    /// Starts a call of `site` under `span`.
+    #[inline]
+    pub fn begin(site: &'static CallSite, self_type: SelfType, span: &'a Span) -> SyncCall<'a> {
+        let state = site.state(self_type);
+        let call = CallState::begin(state);
+        SyncCall {
+            call: Some(call),
+            previous: enter_current(state),
+            outcome: None,
+            span,
+        }
+    }
+
+    /// Ends the call with the classified outcome.
+    #[inline]
+    pub fn finish(mut self, outcome: Outcome) {
+        self.outcome = Some(outcome);
+    }
+}
+
+impl Drop for SyncCall<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        restore_current(self.previous);
+        if let Some(call) = self.call.take() {
+            let ending = match self.outcome {
+                Some(outcome) => Ending::Returned(outcome),
+                // Dropped without an outcome: the body unwound.
+                None => Ending::Panicked,
+            };
+            call.end(ending, self.span);
+        }
+    }
+}
+
+/// Runs a synchronous body as one observed call.
+#[inline]
+pub fn observe_sync<R>(
+    site: &'static CallSite,
+    self_type: SelfType,
+    span: &Span,
+    body: impl FnOnce() -> R,
+    classify: impl FnOnce(&R, &Span) -> Outcome,
+) -> R {
+    let call = SyncCall::begin(site, self_type, span);
+    let ret = body();
+    call.finish(classify(&ret, span));
+    ret
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_type_name;
+
+    #[test]
+    fn type_names_are_shortened() {
+        assert_eq!(short_type_name("a::b::Repo<alloc::string::String>"), "Repo");
+        assert_eq!(short_type_name("Repo"), "Repo");
+        assert_eq!(short_type_name("&a::Foo"), "Foo");
+    }
+}
