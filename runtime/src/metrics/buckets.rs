@@ -64,7 +64,7 @@ impl Buckets {
 
     /// `count` buckets starting at `start`, each `width` above the previous.
     pub fn linear(start: f64, width: f64, count: usize) -> Result<Buckets, Error> {
-        if !(width > 0.0) {
+        if width.is_nan() || width <= 0.0 {
             return Err(invalid(format!(
                 "linear width must be positive, found {width}"
             )));
@@ -74,12 +74,12 @@ impl Buckets {
 
     /// `count` buckets starting at `start`, each `factor` times the previous.
     pub fn exponential(start: f64, factor: f64, count: usize) -> Result<Buckets, Error> {
-        if !(start > 0.0) {
+        if start.is_nan() || start <= 0.0 {
             return Err(invalid(format!(
                 "exponential start must be positive, found {start}"
             )));
         }
-        if !(factor > 1.0) {
+        if factor.is_nan() || factor <= 1.0 {
             return Err(invalid(format!(
                 "exponential factor must exceed 1, found {factor}"
             )));
@@ -153,7 +153,8 @@ impl Layout {
     /// above every bound go to `+Inf`.
     #[inline]
     pub(crate) fn index(&self, value: f64) -> usize {
-        self.bounds.partition_point(|b| !(*b >= value))
+        self.bounds
+            .partition_point(|b| *b < value || value.is_nan())
     }
 }
 

@@ -170,7 +170,7 @@ mod tests {
 
     fn classify<T>(value: &T) -> Outcome {
         // Generic code: the fallbacks apply.
-        (&&Ret(value)).__rustform_classify(|v| (&&Labeled(v)).__rustform_label(), |_| None)
+        Ret(value).__rustform_classify(|v| Labeled(v).__rustform_label(), |_| None)
     }
 
     #[test]
@@ -178,21 +178,21 @@ mod tests {
         let ok: Result<Kind, Opaque> = Ok(Kind::Missing);
         let outcome = (&&Ret(&ok)).__rustform_classify(
             |v| (&&Labeled(v)).__rustform_label(),
-            |e| (&&Labeled(e)).__rustform_label(),
+            |e| Labeled(e).__rustform_label(),
         );
         assert_eq!(outcome, Outcome::ok(Some("missing")));
 
         let err: Result<Opaque, Kind> = Err(Kind::Missing);
         let outcome = (&&Ret(&err)).__rustform_classify(
-            |v| (&&Labeled(v)).__rustform_label(),
+            |v| Labeled(v).__rustform_label(),
             |e| (&&Labeled(e)).__rustform_label(),
         );
         assert_eq!(outcome, Outcome::error(Some("missing")));
 
         let plain = 5u8;
-        let outcome = (&&Ret(&plain)).__rustform_classify(
-            |v| (&&Labeled(v)).__rustform_label(),
-            |e| (&&Labeled(e)).__rustform_label(),
+        let outcome = Ret(&plain).__rustform_classify(
+            |v| Labeled(v).__rustform_label(),
+            |e| Labeled(e).__rustform_label(),
         );
         assert_eq!(outcome, Outcome::ok(None));
     }

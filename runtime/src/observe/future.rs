@@ -69,10 +69,10 @@ impl Drop for UnwindGuard<'_> {
     #[inline]
     fn drop(&mut self) {
         restore_current(self.previous);
-        if std::thread::panicking() {
-            if let Some(call) = self.call.take() {
-                call.end(Ending::Panicked, self.span);
-            }
+        if std::thread::panicking()
+            && let Some(call) = self.call.take()
+        {
+            call.end(Ending::Panicked, self.span);
         }
     }
 }
@@ -100,11 +100,11 @@ where
             };
             this.inner.poll(cx)
         };
-        if let Poll::Ready(output) = &poll {
-            if let (Some(call), Some(classify)) = (this.call.take(), this.classify.take()) {
-                let outcome = classify(output, this.span);
-                call.end(Ending::Returned(outcome), this.span);
-            }
+        if let Poll::Ready(output) = &poll
+            && let (Some(call), Some(classify)) = (this.call.take(), this.classify.take())
+        {
+            let outcome = classify(output, this.span);
+            call.end(Ending::Returned(outcome), this.span);
         }
         poll
     }

@@ -1,0 +1,192 @@
+//! Histogram buckets written in an attribute: `[0.1, 0.5, 1]`, `linear(start, width,
+//! count)` or `exponential(start, factor, count)`, evaluated and checked at compile time.
+
+use proc_macro2::Span;
+use syn::spanned::Spanned;
+use syn::{Expr, ExprCall, Lit};
+
+/// Upper bounds, each with the span of the token that produced it.
+#[derive(Clone)]
+pub(crate) struct BucketSpec {
+    pub(crate) bounds: Vec<(f64, Span)>,
+    /// The whole specification, for errors about it as a whole.
+    pub(crate) span: Span,
+}
+
+impl BucketSpec {
+    pub(crate) fn parse(expr: &Expr) -> syn::Result<BucketSpec> {
+        match expr {
+            Expr::Array(array) => {
+                let mut errors: Option<syn::Error> = None;
+                let mut bounds = Vec::new();
+                for elem in &array.elems {
+                    match number(elem) {
+                        Ok(v) => bounds.push((v, elem.span())),
+                        Err(e) => combine(&mut errors, e),
+                    }
+                }
+                match errors {
+                    Some(e) => Err(e),
+                    None => Ok(BucketSpec {
+                        bounds,
+                        span: array.span(),
+                    }),
+                }
+            }
+            Expr::Call(call) => Self::series(call),
+            other => Err(syn::Error::new(
+                other.span(),
+                "expected buckets as `[0.1, 0.5, 1.0]`, `linear(start, width, count)` or \
+                 `exponential(start, factor, count)`",
+            )),
+        }
+    }
+
+    fn series(call: &ExprCall) -> syn::Result<BucketSpec> {
+        let Expr::Path(path) = &*call.func else {
+            return Err(syn::Error::new(
+                call.func.span(),
+                "expected `linear` or `exponential`",
+            ));
+        };
+        let name = path
+            .path
+            .segments
+            .last()
+            .map(|s| s.ident.to_string())
+            .unwrap_or_default();
+        let args: Vec<&Expr> = call.args.iter().collect();
+        if args.len() != 3 {
+            return Err(syn::Error::new(
+                call.span(),
+                format!("`{name}` takes three arguments: `{name}(start, step, count)`"),
+            ));
+        }
+        let start = number(args[0])?;
+        let step = number(args[1])?;
+        let count = count(args[2])?;
+        let span = call.span();
+        let bounds = match name.as_str() {
+            "linear" => {
+                if step.is_nan() || step <= 0.0 {
+                    return Err(syn::Error::new(
+                        args[1].span(),
+                        "the width must be positive",
+                    ));
+                }
+                (0..count)
+                    .map(|i| (start + step * i as f64, span))
+                    .collect()
+            }
+            "exponential" => {
+                if start.is_nan() || start <= 0.0 {
+                    return Err(syn::Error::new(
+                        args[0].span(),
+                        "the start must be positive",
+                    ));
+                }
+                if step.is_nan() || step <= 1.0 {
+                    return Err(syn::Error::new(
+                        args[1].span(),
+                        "the factor must be greater than 1",
+                    ));
+                }
+                (0..count)
+                    .map(|i| (start * step.powi(i as i32), span))
+                    .collect()
+            }
+            _ => {
+                return Err(syn::Error::new(
+                    path.span(),
+                    format!("unknown bucket series `{name}`: use `linear` or `exponential`"),
+                ));
+            }
+        };
+        Ok(BucketSpec { bounds, span })
+    }
+
+    /// Every problem with the bounds: none at all, not finite, not strictly ascending.
+    pub(crate) fn check(&self) -> syn::Result<()> {
+        if self.bounds.is_empty() {
+            return Err(syn::Error::new(
+                self.span,
+                "buckets cannot be empty: give at least one upper bound, e.g. `[0.1, 0.5, 1.0]`",
+            ));
+        }
+        let mut errors = None;
+        for (v, span) in &self.bounds {
+            if !v.is_finite() {
+                combine(
+                    &mut errors,
+                    syn::Error::new(*span, "bucket bounds must be finite; `+Inf` is implicit"),
+                );
+            }
+        }
+        for pair in self.bounds.windows(2) {
+            let ((a, _), (b, span)) = (pair[0], pair[1]);
+            if a >= b {
+                combine(
+                    &mut errors,
+                    syn::Error::new(
+                        span,
+                        format!(
+                            "buckets must be strictly ascending: {b} comes after {a}; sort them and drop duplicates"
+                        ),
+                    ),
+                );
+            }
+        }
+        errors.map_or(Ok(()), Err)
+    }
+
+    pub(crate) fn values(&self) -> Vec<f64> {
+        self.bounds.iter().map(|(v, _)| *v).collect()
+    }
+}
+
+fn number(expr: &Expr) -> syn::Result<f64> {
+    match expr {
+        Expr::Lit(lit) => match &lit.lit {
+            Lit::Float(f) => f.base10_parse(),
+            Lit::Int(i) => i.base10_parse::<i64>().map(|v| v as f64),
+            other => Err(syn::Error::new(other.span(), "expected a number")),
+        },
+        Expr::Unary(syn::ExprUnary {
+            op: syn::UnOp::Neg(_),
+            expr,
+            ..
+        }) => number(expr).map(|v| -v),
+        Expr::Group(group) => number(&group.expr),
+        other => Err(syn::Error::new(other.span(), "expected a number literal")),
+    }
+}
+
+fn count(expr: &Expr) -> syn::Result<usize> {
+    match expr {
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Int(i), ..
+        }) => {
+            let n: usize = i.base10_parse()?;
+            if n == 0 || n > 1000 {
+                Err(syn::Error::new(
+                    i.span(),
+                    "the count must be between 1 and 1000",
+                ))
+            } else {
+                Ok(n)
+            }
+        }
+        other => Err(syn::Error::new(
+            other.span(),
+            "expected the number of buckets, an integer",
+        )),
+    }
+}
+
+/// Adds `error` to the collected errors.
+pub(crate) fn combine(errors: &mut Option<syn::Error>, error: syn::Error) {
+    match errors {
+        Some(existing) => existing.combine(error),
+        None => *errors = Some(error),
+    }
+}

@@ -1,0 +1,218 @@
+//! Checks on the model, each reporting on the narrowest span with the fix. Every check
+//! runs; all errors are reported together.
+
+use proc_macro2::Span;
+use syn::spanned::Spanned;
+use syn::{Expr, FnArg, Lit, Pat};
+
+use super::ast::Function;
+use crate::buckets::combine;
+use crate::names::label_name_problem;
+
+/// Labels `#[observed]` sets itself.
+const OWN_LABELS: &[&str] = &[
+    "function",
+    "module",
+    "service_name",
+    "result",
+    "ok",
+    "error",
+    "caller_function",
+    "caller_module",
+    "objective_name",
+    "objective_percentile",
+    "objective_latency_threshold",
+];
+
+pub(crate) fn check(f: &Function) -> syn::Result<()> {
+    let mut errors = None;
+    for check in [
+        check_const,
+        check_skip,
+        check_predicates,
+        check_labels,
+        check_buckets,
+        check_halves,
+        check_args,
+        check_name,
+    ] {
+        if let Err(e) = check(f) {
+            combine(&mut errors, e);
+        }
+    }
+    errors.map_or(Ok(()), Err)
+}
+
+fn check_const(f: &Function) -> syn::Result<()> {
+    match &f.sig.constness {
+        Some(token) => Err(syn::Error::new(
+            token.span(),
+            "`#[observed]` cannot instrument a `const fn`: a const fn cannot read the clock or \
+             record metrics. Remove `const`, or remove `#[observed]`",
+        )),
+        None => Ok(()),
+    }
+}
+
+fn check_skip(f: &Function) -> syn::Result<()> {
+    match f.args.skip {
+        Some(span) if !f.in_impl => Err(syn::Error::new(
+            span,
+            "`skip` leaves a method out of an observed `impl` block and only works on a method \
+             inside one; to not observe this function, remove `#[observed]`",
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn check_predicates(f: &Function) -> syn::Result<()> {
+    match (&f.args.ok_if, &f.args.error_if) {
+        (Some(_), Some(_)) => {
+            let span = f.args.key_span("error_if").unwrap_or_else(Span::call_site);
+            Err(syn::Error::new(
+                span,
+                "`ok_if` and `error_if` cannot be used together: give one predicate, the other \
+                 outcome is its negation",
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn check_labels(f: &Function) -> syn::Result<()> {
+    let Some(labels) = &f.args.labels else {
+        return Ok(());
+    };
+    let mut errors = None;
+    let mut seen: Vec<String> = Vec::new();
+    for (name, value) in labels {
+        let text = name.to_string();
+        if let Some(problem) = label_name_problem(&text) {
+            combine(
+                &mut errors,
+                syn::Error::new(
+                    name.span(),
+                    format!("invalid label name `{text}`: {problem}"),
+                ),
+            );
+        } else if OWN_LABELS.contains(&text.as_str()) {
+            combine(
+                &mut errors,
+                syn::Error::new(
+                    name.span(),
+                    format!("label `{text}` is set by `#[observed]` itself; choose another name"),
+                ),
+            );
+        } else if seen.contains(&text) {
+            combine(
+                &mut errors,
+                syn::Error::new(
+                    name.span(),
+                    format!("label `{text}` is given twice; keep one"),
+                ),
+            );
+        }
+        seen.push(text);
+        match value {
+            Expr::Lit(lit) => match &lit.lit {
+                Lit::Str(s) if s.value().is_empty() => combine(
+                    &mut errors,
+                    syn::Error::new(
+                        s.span(),
+                        "a label value cannot be empty: Prometheus treats an empty value as no \
+                         label; give a value or remove the label",
+                    ),
+                ),
+                Lit::Str(_) => {}
+                other => combine(
+                    &mut errors,
+                    syn::Error::new(
+                        other.span(),
+                        "label values must be string literals, such as `\"gold\"`",
+                    ),
+                ),
+            },
+            other => combine(
+                &mut errors,
+                syn::Error::new(
+                    other.span(),
+                    "label values must be string literals: they are fixed when the function is \
+                     compiled; record per-call values with `fields(...)`",
+                ),
+            ),
+        }
+    }
+    errors.map_or(Ok(()), Err)
+}
+
+fn check_buckets(f: &Function) -> syn::Result<()> {
+    f.args.buckets.as_ref().map_or(Ok(()), |b| b.check())
+}
+
+fn check_halves(f: &Function) -> syn::Result<()> {
+    let off = |v: &Option<darling::util::SpannedValue<bool>>| v.as_ref().is_some_and(|v| !**v);
+    if off(&f.args.span) && off(&f.args.metrics) {
+        let span = f.args.key_span("metrics").unwrap_or_else(Span::call_site);
+        return Err(syn::Error::new(
+            span,
+            "`span = false` with `metrics = false` leaves nothing to record; remove `#[observed]` \
+             (or, in an observed `impl` block, write `#[observed(skip)]`)",
+        ));
+    }
+    Ok(())
+}
+
+fn check_args(f: &Function) -> syn::Result<()> {
+    let Some(args) = &f.args.args else {
+        return Ok(());
+    };
+    let mut errors = None;
+    let params: Vec<String> = f
+        .sig
+        .inputs
+        .iter()
+        .filter_map(|input| match input {
+            FnArg::Typed(t) => match &*t.pat {
+                Pat::Ident(p) => Some(p.ident.to_string()),
+                _ => None,
+            },
+            FnArg::Receiver(_) => None,
+        })
+        .collect();
+    for arg in args {
+        let name = arg.to_string();
+        if name == "self" {
+            combine(
+                &mut errors,
+                syn::Error::new(
+                    arg.span(),
+                    "`self` cannot be recorded whole; record its parts with `fields(id = self.id)`",
+                ),
+            );
+        } else if !params.contains(&name) {
+            let hint = if params.is_empty() {
+                "the function takes no named arguments".to_owned()
+            } else {
+                format!("its arguments are: {}", params.join(", "))
+            };
+            combine(
+                &mut errors,
+                syn::Error::new(
+                    arg.span(),
+                    format!("`{name}` is not an argument of this function; {hint}"),
+                ),
+            );
+        }
+    }
+    errors.map_or(Ok(()), Err)
+}
+
+fn check_name(f: &Function) -> syn::Result<()> {
+    match &f.args.name {
+        Some(name) if name.value().trim().is_empty() => Err(syn::Error::new(
+            name.span(),
+            "the span name cannot be empty",
+        )),
+        _ => Ok(()),
+    }
+}
