@@ -1,0 +1,57 @@
+//! Helpers shared by the integration tests: the real Prometheus tools.
+
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+/// The `promtool` binary. Panics with the install command when it is missing: these
+/// tests check against the real tool and must never pass silently without it.
+pub fn promtool() -> PathBuf {
+    find("promtool")
+}
+
+/// The `prometheus` server binary, with the same rule as [`promtool`].
+pub fn prometheus() -> PathBuf {
+    find("prometheus")
+}
+
+fn find(tool: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(tool))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "`{tool}` was not found on PATH. These tests run against the real Prometheus \
+                 tools: install the Debian package with `apt-get install prometheus` (or run \
+                 ./scripts/test as root, which installs it)"
+            )
+        })
+}
+
+/// Runs `promtool check metrics` on an exposition; returns its exit code and its output
+/// (promtool prints lint problems on stdout and stderr).
+pub fn promtool_check_metrics(exposition: &str) -> (i32, String) {
+    let mut child = Command::new(promtool())
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool starts");
+    child.stdin.take().unwrap().write_all(exposition.as_bytes()).unwrap();
+    let out = child.wait_with_output().expect("promtool finishes");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// Asserts that `promtool check metrics` accepts the exposition with no lint output.
+pub fn assert_promtool_accepts(exposition: &str) {
+    let (code, output) = promtool_check_metrics(exposition);
+    assert!(
+        code == 0 && output.trim().is_empty(),
+        "promtool check metrics exited {code}:\n{output}\n--- exposition ---\n{exposition}"
+    );
+}
