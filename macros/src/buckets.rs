@@ -124,17 +124,16 @@ impl BucketSpec {
         }
         for pair in self.bounds.windows(2) {
             let ((a, _), (b, span)) = (pair[0], pair[1]);
-            if a >= b {
-                combine(
-                    &mut errors,
-                    syn::Error::new(
-                        span,
-                        format!(
-                            "buckets must be strictly ascending: {b} comes after {a}; sort them and drop duplicates"
-                        ),
-                    ),
-                );
-            }
+            let message = if a == b {
+                format!("bucket bound {b:?} is given twice; remove one")
+            } else if a > b {
+                format!(
+                    "buckets must be in ascending order, but {b:?} comes after {a:?}; sort them"
+                )
+            } else {
+                continue;
+            };
+            combine(&mut errors, syn::Error::new(span, message));
         }
         errors.map_or(Ok(()), Err)
     }
@@ -149,7 +148,17 @@ fn number(expr: &Expr) -> syn::Result<f64> {
         Expr::Lit(lit) => match &lit.lit {
             Lit::Float(f) => f.base10_parse(),
             Lit::Int(i) => i.base10_parse::<i64>().map(|v| v as f64),
-            other => Err(syn::Error::new(other.span(), "expected a number")),
+            Lit::Str(s) if s.value().trim().parse::<f64>().is_ok() => Err(syn::Error::new(
+                s.span(),
+                format!(
+                    "expected a number, not a string: write `{}` without the quotes",
+                    s.value().trim()
+                ),
+            )),
+            other => Err(syn::Error::new(
+                other.span(),
+                "expected a number, such as `0.5`",
+            )),
         },
         Expr::Unary(syn::ExprUnary {
             op: syn::UnOp::Neg(_),
@@ -157,7 +166,11 @@ fn number(expr: &Expr) -> syn::Result<f64> {
             ..
         }) => number(expr).map(|v| -v),
         Expr::Group(group) => number(&group.expr),
-        other => Err(syn::Error::new(other.span(), "expected a number literal")),
+        other => Err(syn::Error::new(
+            other.span(),
+            "expected a number literal, such as `0.5`: bucket bounds are checked when the \
+             function is compiled, so constants and expressions cannot be used",
+        )),
     }
 }
 

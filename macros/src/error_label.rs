@@ -1,7 +1,7 @@
 //! `#[derive(ErrorLabel)]`: a fixed label per enum variant.
 
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{ToTokens, quote};
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Expr, Lit, LitStr};
 
@@ -110,8 +110,11 @@ fn rename(attrs: &[syn::Attribute]) -> syn::Result<Option<LitStr>> {
                 }
                 Ok(())
             } else {
-                Err(meta
-                    .error("unknown option: `#[label(...)]` on a variant takes `rename = \"...\"`"))
+                let option = meta.path.to_token_stream().to_string().replace(' ', "");
+                Err(meta.error(format!(
+                    "unknown option `{option}`: `#[label(...)]` on a variant takes only \
+                     `rename = \"...\"`"
+                )))
             }
         })?;
     }
@@ -128,7 +131,11 @@ fn krate(input: &DeriveInput) -> syn::Result<TokenStream> {
                 krate = Some(quote!(#path));
                 Ok(())
             } else {
-                Err(meta.error("unknown option: `#[label(...)]` on the enum takes `crate = path`"))
+                let option = meta.path.to_token_stream().to_string().replace(' ', "");
+                Err(meta.error(format!(
+                    "unknown option `{option}`: `#[label(...)]` on the enum takes only \
+                     `crate = path`; `rename` goes on a variant"
+                )))
             }
         })?;
     }
@@ -137,9 +144,12 @@ fn krate(input: &DeriveInput) -> syn::Result<TokenStream> {
 
 fn label_value_problem(value: &str) -> Option<&'static str> {
     if value.is_empty() {
-        Some("a label cannot be empty: Prometheus treats an empty value as no label")
+        Some(
+            "a label cannot be empty: Prometheus treats an empty value as no label; give a \
+             name, or remove `rename` to use the variant's name in snake_case",
+        )
     } else if value.chars().any(char::is_control) {
-        Some("a label cannot contain control characters")
+        Some("a label cannot contain control characters; remove them")
     } else {
         None
     }

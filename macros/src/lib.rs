@@ -1,8 +1,11 @@
 //! Procedural macros of rustform. Use them through the `rustform` crate, which documents
 //! them and provides what their expansions call.
 
+mod app_metrics;
 mod buckets;
 mod error_label;
+mod label_set;
+mod label_value;
 mod names;
 mod observed;
 
@@ -19,4 +22,25 @@ pub fn observed(args: TokenStream, item: TokenStream) -> TokenStream {
 pub fn derive_error_label(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     error_label::derive(input).into()
+}
+
+/// See `rustform::AppMetrics`.
+#[proc_macro_derive(AppMetrics, attributes(metrics, metric))]
+pub fn derive_app_metrics(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    app_metrics::derive(input).into()
+}
+
+/// See `rustform::LabelSet`.
+#[proc_macro_derive(LabelSet, attributes(label))]
+pub fn derive_label_set(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    label_set::derive(input).into()
+}
+
+/// See `rustform::LabelValue`.
+#[proc_macro_derive(LabelValue, attributes(label))]
+pub fn derive_label_value(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    label_value::derive(input).into()
 }

@@ -34,11 +34,13 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
+pub mod catalog;
 mod error;
 mod error_label;
 pub mod metrics;
 mod observe;
 
+pub use catalog::catalog;
 pub use error::Error;
 pub use error_label::ErrorLabel;
 
@@ -52,6 +54,18 @@ pub use rustform_macros::observed;
 /// Derives [`ErrorLabel`] for an enum: each variant's name in snake_case, or
 /// `#[label(rename = "...")]`.
 pub use rustform_macros::ErrorLabel;
+
+/// Derives the metrics of a struct whose fields are metric types: `register`, `global`
+/// and `describe`, help from doc comments, names `prefix_field`. See
+/// [`metrics::AppMetric`] for the field types and the README for the options.
+pub use rustform_macros::AppMetrics;
+
+/// Derives [`metrics::LabelSet`] for a struct of label values.
+pub use rustform_macros::LabelSet;
+
+/// Derives [`metrics::LabelValue`] for a fieldless enum: variant names in snake_case, or
+/// `#[label(rename = "...")]`.
+pub use rustform_macros::LabelValue;
 
 use std::sync::OnceLock;
 
@@ -68,9 +82,16 @@ pub fn set_service_name(name: impl Into<String>) -> bool {
 /// What generated code calls. Not a public API: anything here may change in any release.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::catalog::{GroupEntry, METRIC_GROUPS, OBSERVED_FUNCTIONS};
     pub use crate::metrics::Buckets;
     pub use crate::observe::*;
     pub use core;
+    pub use linkme;
     pub use std;
     pub use tracing;
+
+    /// Reports that an `AppMetrics` struct's `global()` could not register its metrics.
+    pub fn registration_failed(group: &str, error: &crate::Error) {
+        tracing::error!(target: "rustform", group, %error, "metrics are counted but not exposed");
+    }
 }

@@ -68,8 +68,14 @@ impl Args {
         self.keys.iter().find(|(k, _)| k != "skip").map(|(_, s)| *s)
     }
 
-    /// `self` with every option not set taken from `outer` (the impl block's).
+    /// `self` with every option not set taken from `outer` (the impl block's). `ok_if`
+    /// and `error_if` are one choice: a method's predicate replaces the block's.
     pub(crate) fn or(self, outer: &Args) -> Args {
+        let (ok_if, error_if) = if self.ok_if.is_some() || self.error_if.is_some() {
+            (self.ok_if, self.error_if)
+        } else {
+            (outer.ok_if.clone(), outer.error_if.clone())
+        };
         Args {
             name: self.name,
             level: self.level.or_else(|| outer.level.clone()),
@@ -80,8 +86,8 @@ impl Args {
             buckets: self.buckets.or_else(|| outer.buckets.clone()),
             track_concurrency: self.track_concurrency.or(outer.track_concurrency),
             callers: self.callers.or(outer.callers),
-            ok_if: self.ok_if.or_else(|| outer.ok_if.clone()),
-            error_if: self.error_if.or_else(|| outer.error_if.clone()),
+            ok_if,
+            error_if,
             span: self.span.or(outer.span),
             metrics: self.metrics.or(outer.metrics),
             skip: self.skip,
@@ -115,9 +121,14 @@ impl FromMeta for Level {
             "warn" => "WARN",
             "error" => "ERROR",
             _ => {
-                return Err(darling::Error::custom(
-                    "unknown level: expected one of \"trace\", \"debug\", \"info\", \"warn\", \"error\"",
-                )
+                let given = if text.is_empty() {
+                    String::new()
+                } else {
+                    format!(" `{text}`")
+                };
+                return Err(darling::Error::custom(format!(
+                    "unknown level{given}: use one of \"trace\", \"debug\", \"info\", \"warn\", \"error\""
+                ))
                 .with_span(&span));
             }
         };
@@ -214,6 +225,92 @@ impl Parse for Raw {
     }
 }
 
+/// How an option is written.
+#[derive(PartialEq)]
+enum Form {
+    /// `key`, or `key = true`.
+    Flag,
+    /// `key = value`.
+    Value,
+    /// `key(...)`.
+    List,
+}
+
+/// How option `key` is written, and what to say when it is written otherwise.
+fn usage(key: &str) -> (Form, &'static str) {
+    match key {
+        "name" => (
+            Form::Value,
+            "`name` takes a string, such as `name = \"load user\"`",
+        ),
+        "level" => (
+            Form::Value,
+            "`level` takes a level, such as `level = \"debug\"`",
+        ),
+        "target" => (
+            Form::Value,
+            "`target` takes a string, such as `target = \"audit\"`",
+        ),
+        "fields" => (
+            Form::List,
+            "`fields` takes span fields as `tracing::span!` does, such as \
+             `fields(user_id = %user.id)`",
+        ),
+        "args" => (
+            Form::List,
+            "`args` takes argument names, such as `args(user, attempts)`",
+        ),
+        "labels" => (
+            Form::List,
+            "`labels` takes `name = \"value\"` pairs, such as `labels(tier = \"gold\")`",
+        ),
+        "buckets" => (
+            Form::Value,
+            "`buckets` takes upper bounds or a series, such as `buckets = [0.1, 0.5, 1.0]` \
+             or `buckets = exponential(0.001, 2.0, 10)`",
+        ),
+        "track_concurrency" => (
+            Form::Flag,
+            "`track_concurrency` is a flag: write `track_concurrency`, or \
+             `track_concurrency = false`",
+        ),
+        "callers" => (
+            Form::Flag,
+            "`callers` is a flag: write `callers`, or `callers = false`",
+        ),
+        "ok_if" => (
+            Form::Value,
+            "`ok_if` takes the path of a function `fn(&ReturnType) -> bool`, such as \
+             `ok_if = is_success`",
+        ),
+        "error_if" => (
+            Form::Value,
+            "`error_if` takes the path of a function `fn(&ReturnType) -> bool`, such as \
+             `error_if = is_failure`",
+        ),
+        "span" => (
+            Form::Value,
+            "`span` takes `true` or `false`: write `span = false` to record metrics only",
+        ),
+        "metrics" => (
+            Form::Value,
+            "`metrics` takes `true` or `false`: write `metrics = false` to record the span only",
+        ),
+        "skip" => (Form::Flag, "`skip` is a flag: write `skip`"),
+        _ => (
+            Form::Value,
+            "`crate` takes the path `rustform` is reached by, such as \
+             `crate = my_facade::rustform`",
+        ),
+    }
+}
+
+/// Whether darling's own message for a value of the wrong type is replaced with the
+/// option's usage: every option but those parsed by this module, whose messages say more.
+fn generic_message(key: &str) -> bool {
+    !matches!(key, "level" | "labels" | "buckets")
+}
+
 /// What to say about an option `#[instrument]` has and `#[observed]` does not.
 fn tracing_option_advice(key: &str) -> Option<&'static str> {
     Some(match key {
@@ -237,12 +334,16 @@ fn tracing_option_advice(key: &str) -> Option<&'static str> {
     })
 }
 
-/// Parses the arguments of one `#[observed(...)]`, reporting every problem at once.
-pub(crate) fn parse(tokens: TokenStream) -> syn::Result<Args> {
-    let raw = Punctuated::<Raw, Token![,]>::parse_terminated.parse2(tokens)?;
+/// Parses the arguments of one `#[observed(...)]`: the options that parsed, and every
+/// problem with the others. The options that parsed are still checked, so a user with
+/// three mistakes sees three messages.
+pub(crate) fn parse(tokens: TokenStream) -> (Args, Option<syn::Error>) {
+    let raw = match Punctuated::<Raw, Token![,]>::parse_terminated.parse2(tokens) {
+        Ok(raw) => raw,
+        Err(e) => return (Args::default(), Some(e)),
+    };
     let mut errors: Option<syn::Error> = None;
     let mut args = Args::default();
-    let mut metas = Vec::new();
     for item in raw {
         let (key, span) = match &item {
             Raw::Fields(k, _) | Raw::Args(k, _) => (k.to_string(), k.span()),
@@ -299,35 +400,123 @@ pub(crate) fn parse(tokens: TokenStream) -> syn::Result<Args> {
                     &mut errors,
                     syn::Error::new(
                         list.span(),
-                        "`skip` takes no arguments: `#[observed]` records no arguments unless \
-                         listed in `args(...)`. To leave a method out of an observed impl \
-                         block, write `#[observed(skip)]` on it",
+                        "`skip(...)` is not needed: `#[observed]` records no arguments unless \
+                         they are listed in `args(...)`; remove it (a bare `skip` on a method \
+                         leaves it out of an observed `impl` block)",
                     ),
                 );
             }
-            Raw::Meta(meta) => metas.push(meta),
+            Raw::Meta(meta) => {
+                let (form, usage) = usage(&key);
+                let written = match &meta {
+                    NestedMeta::Meta(syn::Meta::Path(_)) => Form::Flag,
+                    NestedMeta::Meta(syn::Meta::List(_)) => Form::List,
+                    _ => Form::Value,
+                };
+                if written != form && !(form == Form::Flag && written == Form::Value) {
+                    combine(&mut errors, syn::Error::new(span, usage));
+                    continue;
+                }
+                // One option at a time: an option that does not parse leaves the others set.
+                match Parsed::from_list(&[meta]) {
+                    Ok(parsed) => args.set(parsed),
+                    Err(e) => {
+                        let e = syn::Error::from(e);
+                        let e = if generic_message(&key) {
+                            syn::Error::new(e.span(), usage)
+                        } else {
+                            e
+                        };
+                        combine(&mut errors, e);
+                    }
+                }
+            }
         }
     }
-    match Parsed::from_list(&metas) {
-        Ok(parsed) => {
-            args.name = parsed.name;
-            args.level = parsed.level;
-            args.target = parsed.target;
-            args.labels = parsed.labels.map(|l| l.0);
-            args.buckets = parsed.buckets.map(|b| b.0);
-            args.track_concurrency = parsed.track_concurrency;
-            args.callers = parsed.callers;
-            args.ok_if = parsed.ok_if;
-            args.error_if = parsed.error_if;
-            args.span = parsed.span;
-            args.metrics = parsed.metrics;
-            args.skip = match parsed.skip {
-                Some(true) => args.key_span("skip"),
-                _ => None,
-            };
-            args.krate = parsed.krate;
+    (args, errors)
+}
+
+impl Args {
+    /// Takes the options set in `parsed`.
+    fn set(&mut self, parsed: Parsed) {
+        let Parsed {
+            name,
+            level,
+            target,
+            labels,
+            buckets,
+            track_concurrency,
+            callers,
+            ok_if,
+            error_if,
+            span,
+            metrics,
+            skip,
+            krate,
+        } = parsed;
+        self.name = name.or(self.name.take());
+        self.level = level.or(self.level.take());
+        self.target = target.or(self.target.take());
+        self.labels = labels.map(|l| l.0).or(self.labels.take());
+        self.buckets = buckets.map(|b| b.0).or(self.buckets.take());
+        self.track_concurrency = track_concurrency.or(self.track_concurrency);
+        self.callers = callers.or(self.callers);
+        self.ok_if = ok_if.or(self.ok_if.take());
+        self.error_if = error_if.or(self.error_if.take());
+        self.span = span.or(self.span);
+        self.metrics = metrics.or(self.metrics);
+        if skip == Some(true) {
+            self.skip = self.key_span("skip");
         }
-        Err(e) => combine(&mut errors, e.into()),
+        self.krate = krate.or(self.krate.take());
     }
-    errors.map_or(Ok(args), Err)
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    use super::parse;
+
+    fn messages(errors: Option<syn::Error>) -> Vec<String> {
+        errors
+            .into_iter()
+            .flat_map(|e| e.into_iter().map(|e| e.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn an_option_that_does_not_parse_leaves_the_others_set() {
+        let (args, errors) = parse(quote!(level = "loud", buckets = [1.0, 0.5], name = "x"));
+        assert!(args.level.is_none());
+        assert!(args.buckets.is_some());
+        assert_eq!(args.name.map(|n| n.value()).as_deref(), Some("x"));
+        assert_eq!(
+            messages(errors),
+            [r#"unknown level `loud`: use one of "trace", "debug", "info", "warn", "error""#]
+        );
+    }
+
+    #[test]
+    fn an_option_in_the_wrong_form_says_how_to_write_it() {
+        let (_, errors) = parse(quote!(level, name = 5, callers = "yes", labels = "x"));
+        assert_eq!(
+            messages(errors),
+            [
+                r#"`level` takes a level, such as `level = "debug"`"#,
+                r#"`name` takes a string, such as `name = "load user"`"#,
+                "`callers` is a flag: write `callers`, or `callers = false`",
+                r#"`labels` takes `name = "value"` pairs, such as `labels(tier = "gold")`"#,
+            ]
+        );
+    }
+
+    #[test]
+    fn flags_take_a_bool_or_nothing() {
+        let (args, errors) = parse(quote!(track_concurrency, callers = false, span = false));
+        assert!(errors.is_none());
+        assert_eq!(args.track_concurrency, Some(true));
+        assert_eq!(args.callers, Some(false));
+        assert!(args.span.is_some_and(|s| !*s));
+    }
 }

@@ -192,6 +192,11 @@ impl<'a> Body<'a> {
                     callers: #callers,
                     labels: &[#(#labels),*],
                 });
+            // Listed at link time, so the catalog knows the function and `/metrics`
+            // shows its series before its first call.
+            #[#krate::__private::linkme::distributed_slice(#krate::__private::OBSERVED_FUNCTIONS)]
+            #[linkme(crate = #krate::__private::linkme)]
+            static __RUSTFORM_ENTRY: &#krate::__private::CallSite = &__RUSTFORM_SITE;
         }
     }
 
@@ -290,12 +295,14 @@ impl<'a> Body<'a> {
                 } else {
                     (quote!(error), quote!(ok))
                 };
+                // Spanned at the path, so a predicate of the wrong type is reported there.
+                let test = quote_spanned!(path.span()=> #path(__rustform_ret));
                 quote! {
                     |__rustform_ret, _| {
                         #[allow(unused_imports)]
                         use #krate::__private::{LabelOf as _, NoLabel as _};
                         let __rustform_label = (&&#krate::__private::Labeled(__rustform_ret)).__rustform_label();
-                        if #path(__rustform_ret) {
+                        if #test {
                             #krate::__private::Outcome::#on_true(__rustform_label)
                         } else {
                             #krate::__private::Outcome::#on_false(__rustform_label)

@@ -29,27 +29,30 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
 type Failure = (syn::Error, TokenStream);
 
 fn try_expand(attr: TokenStream, item: TokenStream) -> Result<TokenStream, Failure> {
+    if let Some(error) = bodyless(&item) {
+        return Err((error, item));
+    }
     let parsed: Item = match syn::parse2(item.clone()) {
         Ok(parsed) => parsed,
         Err(_) => {
-            let message = if syn::parse2::<syn::TraitItemFn>(item.clone()).is_ok() {
-                "`#[observed]` needs a function body: put it on the implementations of this \
-                 method, or on their `impl` blocks"
-            } else {
-                "`#[observed]` applies to functions, methods and `impl` blocks"
-            };
+            let message = "`#[observed]` applies to functions, methods and `impl` blocks";
             return Err((syn::Error::new(item.span(), message), item));
         }
     };
     match parsed {
         Item::Fn(mut function) => {
-            let mut errors = None;
-            // With unreadable arguments the function is still checked with the defaults,
-            // so a `const fn` is reported too.
-            let args = args::parse(attr).unwrap_or_else(|e| {
-                combine(&mut errors, e);
-                Args::default()
-            });
+            // The options that parsed are checked even when others did not, so a `const fn`
+            // or a bad bucket is reported along with a misspelled option.
+            let (args, mut errors) = args::parse(attr);
+            if let Some(again) = function.attrs.iter().find(|a| is_observed_attr(a)) {
+                combine(
+                    &mut errors,
+                    syn::Error::new(
+                        again.path().span(),
+                        "`#[observed]` is given twice on this function, which would record every call twice; keep one",
+                    ),
+                );
+            }
             let model = Function::new(&function.sig, &function.block, args, None);
             if let Err(e) = valid::check(&model) {
                 combine(&mut errors, e);
@@ -69,32 +72,30 @@ fn try_expand(attr: TokenStream, item: TokenStream) -> Result<TokenStream, Failu
 /// `#[observed]` on an `impl` block: every method, with its own `#[observed(...)]`
 /// options over the block's; `#[observed(skip)]` leaves a method out.
 fn expand_impl(attr: TokenStream, mut imp: ItemImpl) -> Result<TokenStream, Failure> {
-    let mut errors: Option<syn::Error> = None;
-    let outer = match args::parse(attr) {
-        Ok(outer) => {
-            for key in ["name", "skip", "args"] {
-                if let Some(span) = outer.key_span(key) {
-                    let message = match key {
-                        "name" => {
-                            "`name` names one span and cannot apply to a whole `impl` block; put it on a method"
-                        }
-                        "skip" => {
-                            "`skip` goes on a method inside an observed `impl` block, not on the block"
-                        }
-                        _ => {
-                            "`args` names one function's arguments and cannot apply to a whole `impl` block; put it on a method"
-                        }
-                    };
-                    combine(&mut errors, syn::Error::new(span, message));
+    let (mut outer, mut errors) = args::parse(attr);
+    for key in ["name", "skip", "args"] {
+        if let Some(span) = outer.key_span(key) {
+            let message = match key {
+                "name" => {
+                    "`name` names one span and cannot apply to a whole `impl` block; put it on a method"
                 }
-            }
-            outer
+                "skip" => {
+                    "`skip` goes on a method inside an observed `impl` block, not on the block"
+                }
+                _ => {
+                    "`args` names one function's arguments and cannot apply to a whole `impl` block; put it on a method"
+                }
+            };
+            combine(&mut errors, syn::Error::new(span, message));
         }
-        Err(e) => {
-            combine(&mut errors, e);
-            Args::default()
-        }
-    };
+    }
+    // Reported above: the methods are checked without them, so nothing is said twice.
+    outer.name = None;
+    outer.skip = None;
+    outer.args = None;
+    if let Err(e) = valid::check_options(&outer) {
+        combine(&mut errors, e);
+    }
     let owner = type_name(&imp);
     let mut bodies = Vec::new();
     for (index, impl_item) in imp.items.iter_mut().enumerate() {
@@ -110,7 +111,7 @@ fn expand_impl(attr: TokenStream, mut imp: ItemImpl) -> Result<TokenStream, Fail
                 combine(
                     &mut errors,
                     syn::Error::new(
-                        attr.span(),
+                        attr.path().span(),
                         "`#[observed]` is given twice on this method; keep one",
                     ),
                 );
@@ -120,9 +121,10 @@ fn expand_impl(attr: TokenStream, mut imp: ItemImpl) -> Result<TokenStream, Fail
                 syn::Meta::List(list) => list.tokens.clone(),
                 _ => TokenStream::new(),
             };
-            match args::parse(tokens) {
-                Ok(args) => inner = args,
-                Err(e) => combine(&mut errors, e),
+            let (args, error) = args::parse(tokens);
+            inner = args;
+            if let Some(e) = error {
+                combine(&mut errors, e);
             }
         }
         if inner.skip.is_some() {
@@ -137,9 +139,12 @@ fn expand_impl(attr: TokenStream, mut imp: ItemImpl) -> Result<TokenStream, Fail
             }
             continue;
         }
+        if let Err(e) = valid::check_options(&inner) {
+            combine(&mut errors, e);
+        }
         let args = inner.or(&outer);
         let model = Function::new(&method.sig, &method.block, args, Some(owner.clone()));
-        match valid::check(&model) {
+        match valid::check_function(&model) {
             Ok(()) => bodies.push((index, expand::body(&model))),
             Err(e) => combine(&mut errors, e),
         }
@@ -184,31 +189,53 @@ fn type_name(imp: &ItemImpl) -> Owner {
     }
 }
 
+/// A method declared without a body, as in a trait definition: the error points where
+/// the body should be.
+fn bodyless(item: &TokenStream) -> Option<syn::Error> {
+    let method: syn::TraitItemFn = syn::parse2(item.clone()).ok()?;
+    let semi = method.semi_token.filter(|_| method.default.is_none())?;
+    Some(syn::Error::new(
+        semi.span(),
+        "`#[observed]` needs a function body, and this declaration has none; put \
+         `#[observed]` on the method in each `impl` of the trait, or on those `impl` blocks",
+    ))
+}
+
 fn not_a_function(item: &Item) -> syn::Error {
     let (span, kind) = match item {
-        Item::Struct(s) => (s.struct_token.span(), "struct"),
-        Item::Enum(e) => (e.enum_token.span(), "enum"),
-        Item::Union(u) => (u.union_token.span(), "union"),
-        Item::Trait(t) => (t.trait_token.span(), "trait definition"),
-        Item::Mod(m) => (m.mod_token.span(), "module"),
-        Item::Const(c) => (c.const_token.span(), "constant"),
-        Item::Static(s) => (s.static_token.span(), "static"),
-        Item::Type(t) => (t.type_token.span(), "type alias"),
-        Item::Use(u) => (u.use_token.span(), "`use` declaration"),
-        other => (other.span(), "item"),
+        Item::Struct(s) => (s.struct_token.span(), "a struct"),
+        Item::Enum(e) => (e.enum_token.span(), "an enum"),
+        Item::Union(u) => (u.union_token.span(), "a union"),
+        Item::Trait(t) => (t.trait_token.span(), "a trait definition"),
+        Item::TraitAlias(t) => (t.trait_token.span(), "a trait alias"),
+        Item::Mod(m) => (m.mod_token.span(), "a module"),
+        Item::Const(c) => (c.const_token.span(), "a constant"),
+        Item::Static(s) => (s.static_token.span(), "a static"),
+        Item::Type(t) => (t.type_token.span(), "a type alias"),
+        Item::Use(u) => (u.use_token.span(), "a `use` declaration"),
+        Item::ExternCrate(e) => (e.extern_token.span(), "an `extern crate` declaration"),
+        Item::ForeignMod(f) => (f.abi.extern_token.span(), "an `extern` block"),
+        Item::Macro(m) => (m.mac.path.span(), "a macro"),
+        other => (other.span(), "this item"),
     };
-    let advice = match kind {
-        "struct" => {
+    let advice = match item {
+        Item::Struct(_) => {
             "; to declare metrics as a struct, derive `AppMetrics`; to instrument the \
              struct's methods, put `#[observed]` on its `impl` block"
         }
-        "trait definition" => "; put it on the trait's `impl` blocks, or on a default method",
+        Item::Enum(_) => {
+            "; to instrument the enum's methods, put `#[observed]` on its `impl` block; to \
+             label errors by variant, derive `ErrorLabel`"
+        }
+        Item::Union(_) => "; to instrument its methods, put `#[observed]` on its `impl` block",
+        Item::Trait(_) => "; put it on the trait's `impl` blocks, or on a default method",
+        Item::ForeignMod(_) => "; put it on a Rust function that calls the foreign function",
         _ => "",
     };
     syn::Error::new(
         span,
         format!(
-            "`#[observed]` applies to functions, methods and `impl` blocks, not to a {kind}{advice}"
+            "`#[observed]` applies to functions, methods and `impl` blocks, not to {kind}{advice}"
         ),
     )
 }

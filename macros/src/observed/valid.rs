@@ -5,6 +5,7 @@ use proc_macro2::Span;
 use syn::spanned::Spanned;
 use syn::{Expr, FnArg, Lit, Pat};
 
+use super::args::Args;
 use super::ast::Function;
 use crate::buckets::combine;
 use crate::names::label_name_problem;
@@ -24,15 +25,35 @@ const OWN_LABELS: &[&str] = &[
     "objective_latency_threshold",
 ];
 
+/// Every check, for a function observed by its own attribute.
 pub(crate) fn check(f: &Function) -> syn::Result<()> {
+    let mut errors = check_options(&f.args).err();
+    if let Err(e) = check_function(f) {
+        combine(&mut errors, e);
+    }
+    errors.map_or(Ok(()), Err)
+}
+
+/// The checks of one attribute's options on their own. In an observed `impl` block they
+/// run once for the block's attribute and once for each method's, so a mistake in the
+/// block's options is reported once, not once per method.
+pub(crate) fn check_options(args: &Args) -> syn::Result<()> {
+    let mut errors = None;
+    for check in [check_predicates, check_labels, check_buckets, check_halves] {
+        if let Err(e) = check(args) {
+            combine(&mut errors, e);
+        }
+    }
+    errors.map_or(Ok(()), Err)
+}
+
+/// The checks of a function with its resolved options (a method's over its block's).
+pub(crate) fn check_function(f: &Function) -> syn::Result<()> {
     let mut errors = None;
     for check in [
         check_const,
         check_skip,
-        check_predicates,
-        check_labels,
-        check_buckets,
-        check_halves,
+        check_halves_across,
         check_args,
         check_name,
     ] {
@@ -48,7 +69,7 @@ fn check_const(f: &Function) -> syn::Result<()> {
         Some(token) => Err(syn::Error::new(
             token.span(),
             "`#[observed]` cannot instrument a `const fn`: a const fn cannot read the clock or \
-             record metrics. Remove `const`, or remove `#[observed]`",
+             record metrics; remove `const`, or remove `#[observed]`",
         )),
         None => Ok(()),
     }
@@ -65,10 +86,10 @@ fn check_skip(f: &Function) -> syn::Result<()> {
     }
 }
 
-fn check_predicates(f: &Function) -> syn::Result<()> {
-    match (&f.args.ok_if, &f.args.error_if) {
+fn check_predicates(args: &Args) -> syn::Result<()> {
+    match (&args.ok_if, &args.error_if) {
         (Some(_), Some(_)) => {
-            let span = f.args.key_span("error_if").unwrap_or_else(Span::call_site);
+            let span = args.key_span("error_if").unwrap_or_else(Span::call_site);
             Err(syn::Error::new(
                 span,
                 "`ok_if` and `error_if` cannot be used together: give one predicate, the other \
@@ -79,8 +100,8 @@ fn check_predicates(f: &Function) -> syn::Result<()> {
     }
 }
 
-fn check_labels(f: &Function) -> syn::Result<()> {
-    let Some(labels) = &f.args.labels else {
+fn check_labels(args: &Args) -> syn::Result<()> {
+    let Some(labels) = &args.labels else {
         return Ok(());
     };
     let mut errors = None;
@@ -145,18 +166,43 @@ fn check_labels(f: &Function) -> syn::Result<()> {
     errors.map_or(Ok(()), Err)
 }
 
-fn check_buckets(f: &Function) -> syn::Result<()> {
-    f.args.buckets.as_ref().map_or(Ok(()), |b| b.check())
+fn check_buckets(args: &Args) -> syn::Result<()> {
+    args.buckets.as_ref().map_or(Ok(()), |b| b.check())
 }
 
-fn check_halves(f: &Function) -> syn::Result<()> {
+fn both_off(args: &Args) -> bool {
     let off = |v: &Option<darling::util::SpannedValue<bool>>| v.as_ref().is_some_and(|v| !**v);
-    if off(&f.args.span) && off(&f.args.metrics) {
-        let span = f.args.key_span("metrics").unwrap_or_else(Span::call_site);
+    off(&args.span) && off(&args.metrics)
+}
+
+fn check_halves(args: &Args) -> syn::Result<()> {
+    if both_off(args) {
+        let span = args.key_span("metrics").unwrap_or_else(Span::call_site);
         return Err(syn::Error::new(
             span,
             "`span = false` with `metrics = false` leaves nothing to record; remove `#[observed]` \
              (or, in an observed `impl` block, write `#[observed(skip)]`)",
+        ));
+    }
+    Ok(())
+}
+
+/// `span = false` on a method with `metrics = false` on its block, or the reverse.
+fn check_halves_across(f: &Function) -> syn::Result<()> {
+    let own = |key| f.args.key_span(key);
+    let (span, here, block) = match (own("span"), own("metrics")) {
+        (Some(span), None) => (span, "span", "metrics"),
+        (None, Some(span)) => (span, "metrics", "span"),
+        // Both from one attribute: reported by `check_halves`.
+        _ => return Ok(()),
+    };
+    if both_off(&f.args) {
+        return Err(syn::Error::new(
+            span,
+            format!(
+                "`{here} = false` here with `{block} = false` on the `impl` block leaves nothing \
+                 to record; to leave the method out, write `#[observed(skip)]` instead"
+            ),
         ));
     }
     Ok(())
@@ -179,8 +225,20 @@ fn check_args(f: &Function) -> syn::Result<()> {
             FnArg::Receiver(_) => None,
         })
         .collect();
+    let mut seen: Vec<String> = Vec::new();
     for arg in args {
         let name = arg.to_string();
+        if seen.contains(&name) {
+            combine(
+                &mut errors,
+                syn::Error::new(
+                    arg.span(),
+                    format!("`{name}` is listed twice in `args`; keep one"),
+                ),
+            );
+            continue;
+        }
+        seen.push(name.clone());
         if name == "self" {
             combine(
                 &mut errors,

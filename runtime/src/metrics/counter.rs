@@ -2,11 +2,10 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
 
 use super::encode::{MetricType, SampleWriter};
 use super::exemplar::{Exemplar, ExemplarCell};
-use super::shard::Stripes;
+use super::shard::{Stripes, thread_slot};
 use super::{MetricValue, Series};
 
 /// A count that only goes up: requests served, jobs failed, bytes sent.
@@ -55,13 +54,23 @@ impl Counter {
     /// Adds `n`.
     #[inline]
     pub fn inc_by(&self, n: u64) {
-        self.core.cells.local(0).fetch_add(n, Relaxed);
+        self.core.cells.add(thread_slot(), 0, n);
     }
 
     /// Adds `n` and keeps `exemplar` as the counter's latest example (OpenMetrics shows it).
     pub fn inc_by_with_exemplar(&self, n: u64, exemplar: Exemplar) {
         self.inc_by(n);
         self.core.exemplar.set(exemplar);
+    }
+
+    /// Adds `n` and, when a trace is current (see
+    /// [`set_trace_context_source`](super::set_trace_context_source)), keeps it as the
+    /// counter's exemplar.
+    pub fn inc_by_traced(&self, n: u64) {
+        match Exemplar::current(n as f64) {
+            Some(exemplar) => self.inc_by_with_exemplar(n, exemplar),
+            None => self.inc_by(n),
+        }
     }
 
     /// The current count: the sum over every thread's stripe.

@@ -72,6 +72,25 @@ thread_local! {
     static KEY_BUFFER: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
+/// Runs `f` with the thread's key buffer, cleared, saving an allocation per lookup. A
+/// re-entrant call (a series constructor that records a metric), or one from a
+/// thread-local destructor after the buffer is gone, gets a fresh string instead.
+fn with_key_buffer<R>(f: impl FnOnce(&mut String) -> R) -> R {
+    let mut f = Some(f);
+    let reused = KEY_BUFFER.try_with(|buffer| match buffer.try_borrow_mut() {
+        Ok(mut key) => {
+            key.clear();
+            f.take().map(|f| f(&mut key))
+        }
+        Err(_) => None,
+    });
+    match (reused, f) {
+        (Ok(Some(result)), _) => result,
+        (_, Some(f)) => f(&mut String::new()),
+        (_, None) => unreachable!("`f` is taken only when it runs and its result is returned"),
+    }
+}
+
 impl<M: Series> Family<M> {
     pub(crate) fn new(config: M::Config, limit: usize) -> Family<M> {
         Family {
@@ -119,16 +138,7 @@ impl<M: Series> Family<M> {
         pairs: impl FnOnce() -> Box<[(Box<str>, Box<str>)]>,
         make: impl FnOnce(&M::Config) -> M,
     ) -> M {
-        KEY_BUFFER.with(|buffer| {
-            // A re-entrant call (a series constructor that records a metric) gets a fresh
-            // buffer instead of a borrow panic.
-            let mut fresh = String::new();
-            let mut guard = buffer.try_borrow_mut();
-            let key = match guard.as_deref_mut() {
-                Ok(b) => b,
-                Err(_) => &mut fresh,
-            };
-            key.clear();
+        with_key_buffer(|key| {
             write_key(key);
             self.lookup_or_insert(key, pairs, make)
         })

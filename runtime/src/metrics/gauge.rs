@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicI64;
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::encode::{MetricType, SampleWriter};
-use super::shard::Stripes;
+use super::shard::{Stripes, thread_slot};
 use super::{MetricValue, Series};
 
 /// A value that goes up and down: queue depth, open connections, active users.
@@ -117,12 +117,12 @@ pub(crate) struct InFlight {
 impl InFlight {
     #[inline]
     pub(crate) fn enter(&self) {
-        self.cells.local(0).fetch_add(1, Relaxed);
+        self.cells.add(thread_slot(), 0, 1);
     }
 
     #[inline]
     pub(crate) fn exit(&self) {
-        self.cells.local(0).fetch_sub(1, Relaxed);
+        self.cells.sub(thread_slot(), 0, 1);
     }
 
     pub(crate) fn get(&self) -> i64 {

@@ -2,13 +2,12 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use super::buckets::{Buckets, Layout};
 use super::encode::{MetricType, SampleWriter};
 use super::exemplar::{Exemplar, ExemplarCell};
-use super::shard::{Stripes, add_f64, thread_stripe};
+use super::shard::{Stripes, thread_slot};
 use super::{HistogramValue, MetricValue, Series};
 
 /// Observations (latencies, sizes, amounts) counted in buckets, with their sum and count.
@@ -59,9 +58,10 @@ impl Histogram {
     pub fn observe(&self, value: f64) {
         let core = &*self.core;
         let bucket = core.layout.index(value);
-        let stripe = thread_stripe();
-        core.cells.at(stripe, bucket).fetch_add(1, Relaxed);
-        add_f64(core.cells.at(stripe, core.layout.bounds.len() + 1), value);
+        let slot = thread_slot();
+        core.cells.add(slot, bucket, 1);
+        core.cells
+            .add_f64(slot, core.layout.bounds.len() + 1, value);
     }
 
     /// Records a duration, in seconds.
@@ -80,6 +80,32 @@ impl Histogram {
                 .collect()
         });
         cells[bucket].set(exemplar);
+    }
+
+    /// Records one observation and, when a trace is current (see
+    /// [`set_trace_context_source`](super::set_trace_context_source)), keeps it as its
+    /// bucket's exemplar.
+    pub fn observe_traced(&self, value: f64) {
+        match Exemplar::current(value) {
+            Some(exemplar) => self.observe_with_exemplar(value, exemplar),
+            None => self.observe(value),
+        }
+    }
+
+    /// Offers the current trace as the exemplar of `value`'s bucket, at most once per
+    /// second per bucket (the `#[observed]` duration histogram does this on every call
+    /// whose span is enabled).
+    pub(crate) fn offer_exemplar(&self, value: f64, now_nanos: u64) {
+        let bucket = self.core.layout.index(value);
+        self.exemplar_cells()[bucket].offer(value, now_nanos);
+    }
+
+    fn exemplar_cells(&self) -> &[ExemplarCell] {
+        self.core.exemplars.get_or_init(|| {
+            (0..=self.core.layout.bounds.len())
+                .map(|_| ExemplarCell::default())
+                .collect()
+        })
     }
 
     /// A timer that observes the elapsed seconds when dropped.

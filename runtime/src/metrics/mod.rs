@@ -19,8 +19,9 @@
 
 mod buckets;
 mod counter;
+mod describe;
 pub(crate) mod encode;
-mod exemplar;
+pub(crate) mod exemplar;
 pub(crate) mod family;
 mod gauge;
 mod histogram;
@@ -34,8 +35,9 @@ mod vec;
 
 pub use buckets::{Buckets, DEFAULT_BUCKETS, FUNCTION_BUCKETS};
 pub use counter::Counter;
+pub use describe::{AppMetric, MetricDescription};
 pub use encode::{Format, MetricType};
-pub use exemplar::Exemplar;
+pub use exemplar::{Exemplar, TraceContext, set_trace_context_source};
 pub use family::DEFAULT_CARDINALITY_LIMIT;
 pub use gauge::Gauge;
 pub(crate) use gauge::InFlight;
@@ -43,6 +45,8 @@ pub use histogram::{Histogram, HistogramTimer};
 #[doc(hidden)]
 pub use labels::product_cardinality;
 pub use labels::{LabelSet, LabelValue};
+#[doc(hidden)]
+pub use registry::GroupMetric;
 pub use registry::{Registry, default_registry};
 pub use vec::{CounterVec, DENSE_LIMIT, GaugeVec, HistogramVec, MetricVec, SeriesRef};
 

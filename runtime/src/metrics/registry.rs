@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::panic::Location;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, RwLock};
 
 use super::encode::{Format, MetricType, write_header};
@@ -110,79 +110,82 @@ impl Registry {
         location: &'static Location<'static>,
     ) -> Result<(), Error> {
         let (metric_type, source) = metric.into_source();
-        check_metric_name(name)?;
-        source.check()?;
-        let base = match metric_type {
-            MetricType::Counter => name.strip_suffix("_total").unwrap_or(name),
-            _ => name,
-        };
-        if base.is_empty() {
-            return Err(Error::InvalidMetricName {
-                name: name.to_owned(),
-                reason: "a counter needs a name before `_total`",
-            });
+        self.add_all(
+            vec![Pending {
+                name,
+                help,
+                unit,
+                metric_type,
+                source,
+            }],
+            location,
+        )
+    }
+
+    /// Registers several families at once: either all of them or, on the first problem,
+    /// none. `#[derive(AppMetrics)]` registers a struct's metrics with it.
+    #[doc(hidden)]
+    pub fn __register_group(
+        &self,
+        group: Vec<(&str, &str, Option<&str>, GroupMetric)>,
+        location: &'static Location<'static>,
+    ) -> Result<(), Error> {
+        let pending = group
+            .into_iter()
+            .map(
+                |(name, help, unit, GroupMetric(metric_type, source))| Pending {
+                    name,
+                    help,
+                    unit,
+                    metric_type,
+                    source,
+                },
+            )
+            .collect();
+        self.add_all(pending, location)
+    }
+
+    fn add_all(
+        &self,
+        pending: Vec<Pending<'_>>,
+        location: &'static Location<'static>,
+    ) -> Result<(), Error> {
+        let mut prepared = Vec::with_capacity(pending.len());
+        for p in pending {
+            prepared.push(prepare(p, location)?);
         }
-        if help.trim().is_empty() {
-            return Err(Error::MissingHelp {
-                name: name.to_owned(),
-            });
-        }
-        if let Some(unit) = unit {
-            let suffix_ok = base.len() > unit.len() + 1
-                && base.ends_with(unit)
-                && base.as_bytes()[base.len() - unit.len() - 1] == b'_';
-            if unit.is_empty() || !suffix_ok {
-                return Err(Error::UnitMismatch {
-                    name: name.to_owned(),
-                    unit: unit.to_owned(),
-                });
-            }
-        }
-        let names = sample_names(base, metric_type);
         let mut families = self
             .inner
             .families
             .write()
             .unwrap_or_else(|p| p.into_inner());
-        if let Some(owner) = names.iter().find_map(|n| families.taken.get(n.as_str())) {
-            let first = families.list[*owner].location;
-            return Err(Error::AlreadyRegistered {
-                name: name.to_owned(),
-                first,
-                second: location,
-            });
+        let mut claimed: HashMap<&str, &'static Location<'static>> = HashMap::new();
+        for (family, names) in &prepared {
+            for n in names {
+                let first = families
+                    .taken
+                    .get(n.as_str())
+                    .map(|owner| families.list[*owner].location)
+                    .or_else(|| claimed.get(n.as_str()).copied());
+                if let Some(first) = first {
+                    return Err(Error::AlreadyRegistered {
+                        name: family.display_name(),
+                        first,
+                        second: location,
+                    });
+                }
+            }
+            for n in names {
+                claimed.insert(n.as_str(), location);
+            }
         }
-        let mut header_text = String::new();
-        write_header(
-            &mut header_text,
-            base,
-            help,
-            unit,
-            metric_type,
-            Format::Text,
-        );
-        let mut header_openmetrics = String::new();
-        write_header(
-            &mut header_openmetrics,
-            base,
-            help,
-            unit,
-            metric_type,
-            Format::OpenMetrics,
-        );
-        let index = families.list.len();
-        families.list.push(Arc::new(Family {
-            base: base.into(),
-            help: help.into(),
-            unit: unit.map(Into::into),
-            metric_type,
-            source,
-            location,
-            header_text: header_text.into(),
-            header_openmetrics: header_openmetrics.into(),
-        }));
-        for n in names {
-            families.taken.insert(n.into_boxed_str(), index);
+        drop(claimed);
+        for (family, names) in prepared {
+            let index = families.list.len();
+            families.list.push(Arc::new(family));
+            for n in names {
+                families.taken.insert(n.into_boxed_str(), index);
+            }
         }
         Ok(())
     }
@@ -284,6 +287,109 @@ impl std::fmt::Debug for Registry {
     }
 }
 
+/// A metric on its way into [`Registry::__register_group`].
+#[doc(hidden)]
+pub struct GroupMetric(MetricType, Box<dyn Source>);
+
+impl GroupMetric {
+    /// Wraps a metric.
+    pub fn new(metric: impl Metric) -> GroupMetric {
+        let (metric_type, source) = metric.into_source();
+        GroupMetric(metric_type, source)
+    }
+}
+
+/// A family to register, as given.
+struct Pending<'a> {
+    name: &'a str,
+    help: &'a str,
+    unit: Option<&'a str>,
+    metric_type: MetricType,
+    source: Box<dyn Source>,
+}
+
+/// Checks a family and builds it, with every name its exposition will use.
+fn prepare(
+    p: Pending<'_>,
+    location: &'static Location<'static>,
+) -> Result<(Family, Vec<String>), Error> {
+    let Pending {
+        name,
+        help,
+        unit,
+        metric_type,
+        source,
+    } = p;
+    check_metric_name(name)?;
+    source.check()?;
+    let base = match metric_type {
+        MetricType::Counter => name.strip_suffix("_total").unwrap_or(name),
+        _ => name,
+    };
+    if base.is_empty() {
+        return Err(Error::InvalidMetricName {
+            name: name.to_owned(),
+            reason: "a counter needs a name before `_total`",
+        });
+    }
+    if help.trim().is_empty() {
+        return Err(Error::MissingHelp {
+            name: name.to_owned(),
+        });
+    }
+    if let Some(unit) = unit {
+        let suffix_ok = base.len() > unit.len() + 1
+            && base.ends_with(unit)
+            && base.as_bytes()[base.len() - unit.len() - 1] == b'_';
+        if unit.is_empty() || !suffix_ok {
+            return Err(Error::UnitMismatch {
+                name: name.to_owned(),
+                unit: unit.to_owned(),
+            });
+        }
+    }
+    let names = sample_names(base, metric_type);
+    let mut header_text = String::new();
+    write_header(
+        &mut header_text,
+        base,
+        help,
+        unit,
+        metric_type,
+        Format::Text,
+    );
+    let mut header_openmetrics = String::new();
+    write_header(
+        &mut header_openmetrics,
+        base,
+        help,
+        unit,
+        metric_type,
+        Format::OpenMetrics,
+    );
+    let family = Family {
+        base: base.into(),
+        help: help.into(),
+        unit: unit.map(Into::into),
+        metric_type,
+        source,
+        location,
+        header_text: header_text.into(),
+        header_openmetrics: header_openmetrics.into(),
+    };
+    Ok((family, names))
+}
+
+impl Family {
+    /// The name users see: with `_total` for a counter.
+    fn display_name(&self) -> String {
+        match self.metric_type {
+            MetricType::Counter => format!("{}_total", self.base),
+            _ => self.base.to_string(),
+        }
+    }
+}
+
 /// Every name a family's exposition uses: its own and its samples'.
 fn sample_names(base: &str, metric_type: MetricType) -> Vec<String> {
     let suffixes: &[&str] = match metric_type {
@@ -295,7 +401,8 @@ fn sample_names(base: &str, metric_type: MetricType) -> Vec<String> {
 }
 
 /// The process-wide registry: `#[observed]` functions record into it, and the metrics
-/// endpoint serves it.
+/// endpoint serves it. On first use it resolves every observed function linked into the
+/// program, so their series show at zero before their first call.
 ///
 /// ```
 /// let text = rustform::metrics::default_registry().render();
@@ -303,7 +410,14 @@ fn sample_names(base: &str, metric_type: MetricType) -> Vec<String> {
 /// ```
 pub fn default_registry() -> &'static Registry {
     static DEFAULT: LazyLock<Registry> = LazyLock::new(Registry::new);
-    &DEFAULT
+    static PRELOADED: AtomicBool = AtomicBool::new(false);
+    let registry = &*DEFAULT;
+    // Once, on first use: resolving the observed functions uses this registry again,
+    // which then finds the flag already set.
+    if !PRELOADED.load(Ordering::Acquire) && !PRELOADED.swap(true, Ordering::AcqRel) {
+        crate::catalog::preload_observed_functions();
+    }
+    registry
 }
 
 #[cfg(test)]

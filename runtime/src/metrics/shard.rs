@@ -1,13 +1,20 @@
 //! Striped atomics: each thread writes its own cache line, a scrape adds the lines up.
 //!
 //! A counter incremented by every thread through one `AtomicU64` makes that cache line
-//! bounce between cores on every call. Instead each metric owns a small power-of-two
-//! number of cache-line-sized stripes; a thread picks its stripe once (round robin, on
-//! its first metric update) and keeps it. Reads are rare (a scrape) and sum the stripes.
+//! bounce between cores on every call, and each increment is a locked read-modify-write.
+//! Instead each metric owns one cache-line stripe per *slot*. A thread takes a slot on
+//! its first metric update and gives it back when it exits:
+//!
+//! - an **owned** slot is written by that thread alone, so an update is a relaxed load
+//!   and store (no locked instruction), and concurrent readers still see whole values;
+//! - when every owned slot is taken, further threads share a few **shared** stripes,
+//!   updated with atomic read-modify-writes.
+//!
+//! A slot handed back is handed out again under a mutex, so the next owner's first load
+//! sees the previous owner's last store. Reads (a scrape) sum all stripes.
 
-use std::cell::Cell;
-use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{LazyLock, Mutex};
 
 /// Number of `u64` slots in one cache line.
 pub(crate) const SLOTS_PER_LINE: usize = 8;
@@ -17,48 +24,98 @@ pub(crate) const SLOTS_PER_LINE: usize = 8;
 #[derive(Default)]
 pub(crate) struct Line(pub(crate) [AtomicU64; SLOTS_PER_LINE]);
 
-/// How many stripes every metric gets: twice the available cores, rounded up to a power
-/// of two, between 4 and 64. More stripes than cores keeps unrelated threads (a runtime's
-/// workers and its blocking pool) from colliding; the cap bounds memory per series.
-pub(crate) fn stripes() -> usize {
-    static STRIPES: LazyLock<usize> = LazyLock::new(|| {
+/// Stripes for threads without an owned slot.
+const SHARED_STRIPES: usize = 2;
+
+/// How many owned slots there are: twice the available cores, at least 4 and at most
+/// 64. More slots than cores covers a runtime's workers plus a few helper threads; the
+/// cap bounds the memory of each series.
+fn owned_slots() -> usize {
+    static OWNED: LazyLock<usize> = LazyLock::new(|| {
         let cores = std::thread::available_parallelism().map_or(4, usize::from);
-        (cores * 2).next_power_of_two().clamp(4, 64)
+        (cores * 2).clamp(4, 64)
     });
-    *STRIPES
+    *OWNED
 }
 
-static NEXT_THREAD: AtomicUsize = AtomicUsize::new(0);
+/// Stripes per metric: the owned ones, then the shared ones.
+pub(crate) fn stripes() -> usize {
+    owned_slots() + SHARED_STRIPES
+}
+
+/// Where the calling thread writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Slot {
+    stripe: usize,
+    owned: bool,
+}
+
+/// Owned slots handed back by exited threads, and the next never-used one.
+static FREE: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+static NEXT_FRESH: AtomicUsize = AtomicUsize::new(0);
+static NEXT_SHARED: AtomicUsize = AtomicUsize::new(0);
+
+/// A thread's slot; an owned one goes back to the pool when the thread exits.
+struct ThreadSlot(Slot);
+
+impl ThreadSlot {
+    fn acquire() -> ThreadSlot {
+        let reused = FREE.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let owned = reused.or_else(|| {
+            let fresh = NEXT_FRESH.fetch_add(1, Ordering::Relaxed);
+            (fresh < owned_slots()).then_some(fresh)
+        });
+        ThreadSlot(match owned {
+            Some(stripe) => Slot {
+                stripe,
+                owned: true,
+            },
+            None => Slot {
+                stripe: shared_stripe(),
+                owned: false,
+            },
+        })
+    }
+}
+
+impl Drop for ThreadSlot {
+    fn drop(&mut self) {
+        if self.0.owned {
+            FREE.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(self.0.stripe);
+        }
+    }
+}
+
+fn shared_stripe() -> usize {
+    owned_slots() + NEXT_SHARED.fetch_add(1, Ordering::Relaxed) % SHARED_STRIPES
+}
 
 thread_local! {
-    static THREAD_STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
+    static THREAD_SLOT: ThreadSlot = ThreadSlot::acquire();
 }
 
-/// The calling thread's stripe number (unmasked): assigned round robin on first use.
+/// The calling thread's slot (a shared one while the thread's locals are being torn
+/// down).
 #[inline]
-pub(crate) fn thread_stripe() -> usize {
-    THREAD_STRIPE.with(|cell| {
-        let current = cell.get();
-        if current != usize::MAX {
-            current
-        } else {
-            let assigned = NEXT_THREAD.fetch_add(1, Ordering::Relaxed) & (usize::MAX >> 1);
-            cell.set(assigned);
-            assigned
-        }
+pub(crate) fn thread_slot() -> Slot {
+    THREAD_SLOT.try_with(|s| s.0).unwrap_or_else(|_| Slot {
+        stripe: owned_slots(),
+        owned: false,
     })
 }
 
-/// A block of striped `u64` slots: `width` slots per stripe, each stripe starting on its
-/// own cache line.
+/// A block of striped `u64` slots: `width` values per stripe, each stripe starting on
+/// its own cache line.
 pub(crate) struct Stripes {
     lines: Box<[Line]>,
     lines_per_stripe: usize,
-    mask: usize,
+    count: usize,
 }
 
 impl Stripes {
-    /// Allocates `width` zeroed slots for each stripe.
+    /// Allocates `width` zeroed values for each stripe.
     pub(crate) fn new(width: usize) -> Self {
         let count = stripes();
         let lines_per_stripe = width.div_ceil(SLOTS_PER_LINE).max(1);
@@ -68,66 +125,75 @@ impl Stripes {
         Stripes {
             lines,
             lines_per_stripe,
-            mask: count - 1,
+            count,
         }
     }
 
-    /// Slot `index` of the calling thread's stripe.
     #[inline]
-    pub(crate) fn local(&self, index: usize) -> &AtomicU64 {
-        self.at(thread_stripe(), index)
-    }
-
-    /// Slot `index` of the stripe a [`thread_stripe`] number maps to.
-    #[inline]
-    pub(crate) fn at(&self, thread_stripe: usize, index: usize) -> &AtomicU64 {
-        self.slot(thread_stripe & self.mask, index)
-    }
-
-    #[inline]
-    fn slot(&self, stripe: usize, index: usize) -> &AtomicU64 {
+    fn cell(&self, stripe: usize, index: usize) -> &AtomicU64 {
         let line = stripe * self.lines_per_stripe + index / SLOTS_PER_LINE;
         &self.lines[line].0[index % SLOTS_PER_LINE]
     }
 
-    /// Number of stripes.
-    pub(crate) fn count(&self) -> usize {
-        self.mask + 1
+    /// Adds `n` (wrapping) to value `index` of `slot`'s stripe.
+    #[inline]
+    pub(crate) fn add(&self, slot: Slot, index: usize, n: u64) {
+        let cell = self.cell(slot.stripe, index);
+        if slot.owned {
+            // Only this thread writes this stripe.
+            cell.store(
+                cell.load(Ordering::Relaxed).wrapping_add(n),
+                Ordering::Relaxed,
+            );
+        } else {
+            cell.fetch_add(n, Ordering::Relaxed);
+        }
     }
 
-    /// Slot `index` summed over every stripe (wrapping, like the counters themselves).
+    /// Subtracts `n` (wrapping) from value `index` of `slot`'s stripe.
+    #[inline]
+    pub(crate) fn sub(&self, slot: Slot, index: usize, n: u64) {
+        self.add(slot, index, n.wrapping_neg());
+    }
+
+    /// Adds `delta` to value `index` of `slot`'s stripe, read as `f64` bits.
+    #[inline]
+    pub(crate) fn add_f64(&self, slot: Slot, index: usize, delta: f64) {
+        let cell = self.cell(slot.stripe, index);
+        let mut current = cell.load(Ordering::Relaxed);
+        if slot.owned {
+            cell.store(
+                (f64::from_bits(current) + delta).to_bits(),
+                Ordering::Relaxed,
+            );
+            return;
+        }
+        loop {
+            let next = (f64::from_bits(current) + delta).to_bits();
+            match cell.compare_exchange_weak(current, next, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return,
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    /// Value `index` summed over every stripe (wrapping, like the values themselves).
     pub(crate) fn sum(&self, index: usize) -> u64 {
-        (0..self.count()).fold(0u64, |acc, s| {
-            acc.wrapping_add(self.slot(s, index).load(Ordering::Relaxed))
+        (0..self.count).fold(0u64, |acc, s| {
+            acc.wrapping_add(self.cell(s, index).load(Ordering::Relaxed))
         })
     }
 
-    /// Slot `index` of every stripe read as `f64` bits and added.
+    /// Value `index` of every stripe read as `f64` bits and added.
     pub(crate) fn sum_f64(&self, index: usize) -> f64 {
-        (0..self.count())
-            .map(|s| f64::from_bits(self.slot(s, index).load(Ordering::Relaxed)))
+        (0..self.count)
+            .map(|s| f64::from_bits(self.cell(s, index).load(Ordering::Relaxed)))
             .sum()
     }
 
-    /// Slot `index` of every stripe read as `i64` and added.
+    /// Value `index` of every stripe read as `i64` and added.
     pub(crate) fn sum_i64(&self, index: usize) -> i64 {
-        (0..self.count()).fold(0i64, |acc, s| {
-            acc.wrapping_add(self.slot(s, index).load(Ordering::Relaxed) as i64)
-        })
-    }
-}
-
-/// Adds `delta` to an `f64` stored as bits. The slot is the caller's own stripe, so the
-/// compare-exchange almost never retries.
-#[inline]
-pub(crate) fn add_f64(slot: &AtomicU64, delta: f64) {
-    let mut current = slot.load(Ordering::Relaxed);
-    loop {
-        let next = (f64::from_bits(current) + delta).to_bits();
-        match slot.compare_exchange_weak(current, next, Ordering::Relaxed, Ordering::Relaxed) {
-            Ok(_) => return,
-            Err(actual) => current = actual,
-        }
+        self.sum(index) as i64
     }
 }
 
@@ -136,18 +202,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn stripes_are_a_power_of_two_between_4_and_64() {
-        let n = stripes();
-        assert!(n.is_power_of_two());
-        assert!((4..=64).contains(&n));
-    }
-
-    #[test]
     fn each_stripe_starts_on_its_own_line() {
         let s = Stripes::new(9);
         assert_eq!(s.lines_per_stripe, 2);
-        let a = s.slot(0, 0) as *const AtomicU64 as usize;
-        let b = s.slot(1, 0) as *const AtomicU64 as usize;
+        let a = s.cell(0, 0) as *const AtomicU64 as usize;
+        let b = s.cell(1, 0) as *const AtomicU64 as usize;
         assert_eq!(a % 64, 0);
         assert_eq!(b - a, 128);
     }
@@ -155,27 +214,83 @@ mod tests {
     #[test]
     fn sums_cover_every_stripe() {
         let s = Stripes::new(2);
-        for stripe in 0..s.count() {
-            s.slot(stripe, 1)
-                .fetch_add(stripe as u64 + 1, Ordering::Relaxed);
+        for stripe in 0..s.count {
+            s.add(
+                Slot {
+                    stripe,
+                    owned: false,
+                },
+                1,
+                stripe as u64 + 1,
+            );
         }
-        let n = s.count() as u64;
+        let n = s.count as u64;
         assert_eq!(s.sum(1), n * (n + 1) / 2);
         assert_eq!(s.sum(0), 0);
     }
 
     #[test]
-    fn threads_spread_over_stripes() {
-        let ids: Vec<usize> = (0..4)
-            .map(|_| std::thread::spawn(thread_stripe).join().unwrap())
-            .collect();
-        let mut unique = ids.clone();
+    fn subtraction_wraps_back_to_the_sum() {
+        let s = Stripes::new(1);
+        s.add(
+            Slot {
+                stripe: 0,
+                owned: true,
+            },
+            0,
+            1,
+        );
+        s.sub(
+            Slot {
+                stripe: 1,
+                owned: true,
+            },
+            0,
+            1,
+        );
+        assert_eq!(s.sum_i64(0), 0);
+    }
+
+    #[test]
+    fn live_threads_never_share_an_owned_slot_and_exited_ones_give_theirs_back() {
+        // Hold several threads alive at once: their owned slots must all differ.
+        let barrier = std::sync::Barrier::new(3);
+        let slots: Vec<Slot> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..3)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let slot = thread_slot();
+                        barrier.wait();
+                        slot
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let owned: Vec<usize> = slots.iter().filter(|s| s.owned).map(|s| s.stripe).collect();
+        let mut unique = owned.clone();
         unique.sort_unstable();
         unique.dedup();
-        assert_eq!(
-            unique.len(),
-            ids.len(),
-            "consecutive threads get distinct stripes"
-        );
+        assert_eq!(unique.len(), owned.len(), "{slots:?}");
+        // Those threads have exited: a new thread is handed an owned slot again.
+        assert!(std::thread::spawn(thread_slot).join().unwrap().owned);
+    }
+
+    #[test]
+    fn more_threads_than_owned_slots_count_exactly() {
+        let s = Stripes::new(1);
+        let threads = owned_slots() * 2 + 3;
+        let barrier = std::sync::Barrier::new(threads);
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| {
+                    barrier.wait();
+                    for _ in 0..10_000 {
+                        s.add(thread_slot(), 0, 1);
+                    }
+                });
+            }
+        });
+        assert_eq!(s.sum(0), threads as u64 * 10_000);
     }
 }

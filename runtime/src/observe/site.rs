@@ -41,6 +41,9 @@ pub type SelfType = Option<fn() -> &'static str>;
 pub struct CallSite {
     info: FunctionInfo,
     state: OnceLock<SiteState>,
+    /// For a method named from `Self`, the states of the `Self` types after the first: a
+    /// generic `impl` or a trait's default method is one site for every type it serves.
+    other_types: Mutex<Vec<(&'static str, &'static SiteState)>>,
 }
 
 /// How a call ended, as the generated code classified its return value.
@@ -166,6 +169,8 @@ impl Identity {
 /// A site's resolved series.
 pub(crate) struct SiteState {
     id: Identity,
+    /// The full name of the `Self` type the state was resolved for, if it names one.
+    self_type: Option<&'static str>,
     duration: Histogram,
     concurrent: Option<InFlight>,
     direct: Outcomes,
@@ -178,35 +183,94 @@ impl CallSite {
         CallSite {
             info,
             state: OnceLock::new(),
+            other_types: Mutex::new(Vec::new()),
         }
     }
 
-    /// The resolved state, resolving it on the first call.
+    /// The resolved state, resolving it on the first call (for a method named from
+    /// `Self`, on the first call for each `Self` type).
     #[inline]
     pub(crate) fn state(&'static self, self_type: SelfType) -> &'static SiteState {
-        match self.state.get() {
+        let state = match self.state.get() {
             Some(state) => state,
-            None => self
-                .state
-                .get_or_init(|| SiteState::new(&self.info, self_type)),
+            None => {
+                // The default registry's first use resolves every linked site, this one
+                // included: let that happen before this site's own resolution starts, or
+                // it would re-enter it (and the function families being created) and
+                // deadlock.
+                let _ = default_registry();
+                self.state
+                    .get_or_init(|| SiteState::new(&self.info, self_type))
+            }
+        };
+        match (state.self_type, self_type) {
+            (Some(resolved), Some(type_name)) => {
+                let name = type_name();
+                if same_label(resolved, name) {
+                    state
+                } else {
+                    self.other_type(name, self_type)
+                }
+            }
+            _ => state,
         }
+    }
+
+    /// The state for a `Self` type other than the first one seen.
+    #[cold]
+    fn other_type(&'static self, name: &'static str, self_type: SelfType) -> &'static SiteState {
+        let mut others = self.other_types.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, state)) = others.iter().find(|(n, _)| same_label(n, name)) {
+            return state;
+        }
+        // One leak per (site, type) pair: bounded by the code.
+        let state = &*Box::leak(Box::new(SiteState::new(&self.info, self_type)));
+        others.push((name, state));
+        state
     }
 
     /// The `function` label, for the span's `code.function.name`.
     pub fn function_name(&'static self, self_type: SelfType) -> &'static str {
         self.state(self_type).id.function
     }
+
+    /// Resolves the site ahead of its first call, unless its name needs `Self`.
+    pub(crate) fn preload(&'static self) {
+        if !self.info.method_of_self_type {
+            self.state(None);
+        }
+    }
+
+    /// The site as the catalog lists it.
+    pub(crate) fn describe(&'static self) -> crate::catalog::ObservedFunction {
+        let resolved = self.state.get().map(|s| s.id.function);
+        crate::catalog::ObservedFunction {
+            function: resolved.unwrap_or(self.info.function).to_owned(),
+            resolved: resolved.is_some() || !self.info.method_of_self_type,
+            module: self.info.module,
+            buckets: self
+                .info
+                .buckets
+                .unwrap_or(crate::metrics::FUNCTION_BUCKETS),
+            track_concurrency: self.info.track_concurrency,
+            callers: self.info.callers,
+            labels: self.info.labels,
+        }
+    }
 }
 
 impl SiteState {
     fn new(info: &'static FunctionInfo, self_type: SelfType) -> SiteState {
-        let function = match (info.method_of_self_type, self_type) {
-            (true, Some(type_name)) => {
-                let name = format!("{}::{}", short_type_name(type_name()), info.function);
-                // Once per call site, for the life of the process.
+        let self_type = self_type
+            .filter(|_| info.method_of_self_type)
+            .map(|type_name| type_name());
+        let function = match self_type {
+            Some(type_name) => {
+                let name = format!("{}::{}", short_type_name(type_name), info.function);
+                // Once per call site and `Self` type, for the life of the process.
                 &*Box::leak(name.into_boxed_str())
             }
-            _ => info.function,
+            None => info.function,
         };
         let id = Identity {
             function,
@@ -231,6 +295,7 @@ impl SiteState {
             .track_concurrency
             .then(|| families.concurrent.get_or_create(&pairs));
         SiteState {
+            self_type,
             direct: Outcomes::new(&id, None),
             callers: info.callers.then(CallerOutcomes::default),
             id,
@@ -249,13 +314,39 @@ impl SiteState {
     }
 }
 
-/// `my_crate::repo::Repo<alloc::string::String>` → `Repo`.
-fn short_type_name(full: &str) -> &str {
-    let without_generics = full.split('<').next().unwrap_or(full);
-    without_generics
-        .rsplit("::")
-        .next()
-        .unwrap_or(without_generics)
+/// `my_crate::repo::Repo<alloc::string::String>` → `Repo`: paths and generic arguments
+/// dropped, references and raw pointers looked through (`&str` → `str`), slices, arrays
+/// and tuples kept with short element names (`&[my_crate::Item]` → `[Item]`).
+fn short_type_name(full: &str) -> String {
+    let mut rest = full;
+    while let Some(inner) = ["&mut ", "&", "*const ", "*mut "]
+        .iter()
+        .find_map(|sigil| rest.strip_prefix(sigil))
+    {
+        rest = inner;
+    }
+    let mut short = String::with_capacity(rest.len());
+    // Where the path segment being written starts in `short`.
+    let mut segment_start = 0;
+    let mut generic_depth = 0usize;
+    for (i, c) in rest.char_indices() {
+        let arrow = rest[..i].ends_with('-');
+        match c {
+            '<' => generic_depth += 1,
+            '>' if generic_depth > 0 && !arrow => generic_depth -= 1,
+            _ if generic_depth > 0 => {}
+            // `path::` before the segment's end: drop the path.
+            ':' if rest[i..].starts_with("::") => short.truncate(segment_start),
+            ':' => {}
+            c => {
+                short.push(c);
+                if !(c.is_alphanumeric() || c == '_') {
+                    segment_start = short.len();
+                }
+            }
+        }
+    }
+    short
 }
 
 /// The counters of one (function, caller) pair.
@@ -447,8 +538,13 @@ impl CallState {
     /// Records how the call ended.
     #[inline]
     pub(crate) fn end(self, ending: Ending, span: &Span) {
-        let elapsed = self.start.elapsed();
-        self.state.duration.observe(elapsed.as_secs_f64());
+        let now = Instant::now();
+        let seconds = now.saturating_duration_since(self.start).as_secs_f64();
+        self.state.duration.observe(seconds);
+        if !span.is_disabled() && crate::metrics::exemplar::has_source() {
+            let nanos = crate::metrics::exemplar::monotonic_nanos(now);
+            self.state.duration.offer_exemplar(seconds, nanos);
+        }
         if let Some(gauge) = &self.state.concurrent {
             gauge.exit();
         }
@@ -538,5 +634,17 @@ mod tests {
         assert_eq!(short_type_name("a::b::Repo<alloc::string::String>"), "Repo");
         assert_eq!(short_type_name("Repo"), "Repo");
         assert_eq!(short_type_name("&a::Foo"), "Foo");
+        assert_eq!(short_type_name("&str"), "str");
+        assert_eq!(short_type_name("&mut &str"), "str");
+        assert_eq!(short_type_name("*const u8"), "u8");
+        assert_eq!(short_type_name("[a::Foo]"), "[Foo]");
+        assert_eq!(short_type_name("&[u8; 4]"), "[u8; 4]");
+        assert_eq!(short_type_name("(a::A, b::c::B<u8>)"), "(A, B)");
+        assert_eq!(short_type_name("dyn a::Shape"), "dyn Shape");
+        assert_eq!(short_type_name("fn(a::A) -> b::B<u8>"), "fn(A) -> B");
+        assert_eq!(
+            short_type_name("a::Boxed<dyn core::ops::Fn() -> u8>"),
+            "Boxed"
+        );
     }
 }

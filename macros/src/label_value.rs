@@ -1,0 +1,148 @@
+//! `#[derive(LabelValue)]`: a fieldless enum as a label with a fixed set of values.
+
+use darling::{FromDeriveInput, FromVariant};
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::spanned::Spanned;
+use syn::{DeriveInput, Fields, Ident, LitStr, Path};
+
+use crate::buckets::combine;
+use crate::names::snake_case;
+
+#[derive(FromDeriveInput)]
+#[darling(attributes(label))]
+struct Input {
+    #[darling(rename = "crate")]
+    krate: Option<Path>,
+}
+
+#[derive(FromVariant)]
+#[darling(attributes(label))]
+struct Variant {
+    ident: Ident,
+    rename: Option<LitStr>,
+}
+
+pub(crate) fn derive(input: DeriveInput) -> TokenStream {
+    match try_derive(&input) {
+        Ok(tokens) => tokens,
+        Err(error) => error.to_compile_error(),
+    }
+}
+
+fn try_derive(input: &DeriveInput) -> syn::Result<TokenStream> {
+    let syn::Data::Enum(data) = &input.data else {
+        let token = match &input.data {
+            syn::Data::Struct(s) => s.struct_token.span(),
+            syn::Data::Union(u) => u.union_token.span(),
+            syn::Data::Enum(_) => unreachable!(),
+        };
+        return Err(syn::Error::new(
+            token,
+            "`LabelValue` can be derived for fieldless enums only; for a struct of labels, \
+             derive `LabelSet`",
+        ));
+    };
+    let mut errors = None;
+    let options = Input::from_derive_input(input).unwrap_or_else(|e| {
+        combine(&mut errors, e.into());
+        Input { krate: None }
+    });
+    let mut variants = Vec::new();
+    for v in &data.variants {
+        if !matches!(v.fields, Fields::Unit) {
+            combine(
+                &mut errors,
+                syn::Error::new(
+                    v.fields.span(),
+                    format!(
+                        "`LabelValue` needs fieldless variants, but `{}` has fields: a label takes one \
+                         of a fixed set of values. Remove the fields, or use a `String` label",
+                        v.ident
+                    ),
+                ),
+            );
+            continue;
+        }
+        match Variant::from_variant(v) {
+            Ok(variant) => variants.push(variant),
+            Err(e) => combine(&mut errors, e.into()),
+        }
+    }
+    let mut labels: Vec<String> = Vec::new();
+    for v in &variants {
+        let label = match &v.rename {
+            Some(lit) => {
+                let value = lit.value();
+                if value.is_empty() {
+                    combine(
+                        &mut errors,
+                        syn::Error::new(
+                            lit.span(),
+                            "a label value cannot be empty: Prometheus treats an empty value as no label",
+                        ),
+                    );
+                }
+                value
+            }
+            None => snake_case(&v.ident.to_string()),
+        };
+        if let Some(first) = labels.iter().position(|l| *l == label) {
+            let other = &variants[first];
+            combine(
+                &mut errors,
+                syn::Error::new(
+                    v.rename.as_ref().map_or(v.ident.span(), |r| r.span()),
+                    format!(
+                        "`{}` and `{}` would both be labeled \"{label}\"; rename one",
+                        other.ident, v.ident
+                    ),
+                ),
+            );
+        }
+        labels.push(label);
+    }
+    if let Some(error) = errors {
+        return Err(error);
+    }
+    let krate = options
+        .krate
+        .map_or_else(|| quote!(::rustform), |p| quote!(#p));
+    let name = &input.ident;
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    let count = variants.len();
+    let idents: Vec<&Ident> = variants.iter().map(|v| &v.ident).collect();
+    let indices = 0..count;
+    let indices2 = 0..count;
+    let body_index = if count == 0 {
+        quote!(match *self {})
+    } else {
+        quote!(match self { #(Self::#idents => #indices,)* })
+    };
+    let body_str = if count == 0 {
+        quote!(match *self {})
+    } else {
+        quote!(f(match self { #(Self::#idents => #labels,)* }))
+    };
+    Ok(quote! {
+        #[automatically_derived]
+        impl #impl_generics #krate::metrics::LabelValue for #name #ty_generics #where_clause {
+            const CARDINALITY: #krate::__private::core::option::Option<usize> = #krate::__private::core::option::Option::Some(#count);
+
+            fn dense_index(&self) -> usize {
+                #body_index
+            }
+
+            fn from_dense_index(index: usize) -> #krate::__private::core::option::Option<Self> {
+                match index {
+                    #(#indices2 => #krate::__private::core::option::Option::Some(Self::#idents),)*
+                    _ => #krate::__private::core::option::Option::None,
+                }
+            }
+
+            fn with_str<__R>(&self, f: impl #krate::__private::core::ops::FnOnce(&str) -> __R) -> __R {
+                #body_str
+            }
+        }
+    })
+}
