@@ -2,6 +2,10 @@
 
 #![allow(dead_code)]
 
+pub mod metrics_server;
+pub mod openmetrics;
+pub mod prometheus_server;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -41,9 +45,18 @@ pub fn promtool_check_metrics(exposition: &str) -> (i32, String) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("promtool starts");
-    child.stdin.take().unwrap().write_all(exposition.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(exposition.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().expect("promtool finishes");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.code().unwrap_or(-1), text)
 }
 
@@ -53,5 +66,24 @@ pub fn assert_promtool_accepts(exposition: &str) {
     assert!(
         code == 0 && output.trim().is_empty(),
         "promtool check metrics exited {code}:\n{output}\n--- exposition ---\n{exposition}"
+    );
+}
+
+/// Compares `actual` with `tests/golden/<name>`. With `RUSTFORM_BLESS=1` in the
+/// environment the file is written instead (review the diff before committing it).
+pub fn assert_golden(name: &str, actual: &str) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("RUSTFORM_BLESS").is_some() {
+        std::fs::write(&path, actual).expect("golden file written");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}; create it with RUSTFORM_BLESS=1", path.display()));
+    assert!(
+        expected == actual,
+        "{} differs from the output; if the change is intended, rerun with RUSTFORM_BLESS=1 and review the diff\n--- expected ---\n{expected}\n--- actual ---\n{actual}",
+        path.display()
     );
 }

@@ -1,0 +1,8 @@
+use rustform::observed;
+
+#[observed(buckets = [])]
+fn work() {}
+
+fn main() {
+    work();
+}

@@ -1,0 +1,10 @@
+use rustform::observed;
+
+#[observed]
+const fn answer() -> u32 {
+    42
+}
+
+fn main() {
+    let _ = answer();
+}

@@ -1,0 +1,8 @@
+use rustform::observed;
+
+#[observed(labels(le = "gold"))]
+fn checkout() {}
+
+fn main() {
+    checkout();
+}

@@ -1,0 +1,8 @@
+use rustform::observed;
+
+#[observed(labels(function = "pay"))]
+fn checkout() {}
+
+fn main() {
+    checkout();
+}

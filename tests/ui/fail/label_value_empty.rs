@@ -1,0 +1,8 @@
+use rustform::observed;
+
+#[observed(labels(tier = ""))]
+fn checkout() {}
+
+fn main() {
+    checkout();
+}

@@ -1,0 +1,8 @@
+use rustform::observed;
+
+#[observed(level = "loud")]
+fn work() {}
+
+fn main() {
+    work();
+}

@@ -1,0 +1,12 @@
+use rustform::observed;
+
+struct Service;
+
+#[observed(name = "service")]
+impl Service {
+    fn handle(&self) {}
+}
+
+fn main() {
+    Service.handle();
+}

@@ -1,0 +1,9 @@
+use rustform::observed;
+
+#[observed]
+#[observed(level = "debug")]
+fn twice() {}
+
+fn main() {
+    twice();
+}

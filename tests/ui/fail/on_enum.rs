@@ -1,0 +1,10 @@
+use rustform::observed;
+
+#[observed]
+enum Mode {
+    Fast,
+}
+
+fn main() {
+    let _ = Mode::Fast;
+}

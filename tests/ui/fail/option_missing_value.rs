@@ -1,0 +1,8 @@
+use rustform::observed;
+
+#[observed(level)]
+fn work() {}
+
+fn main() {
+    work();
+}

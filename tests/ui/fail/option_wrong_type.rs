@@ -1,0 +1,8 @@
+use rustform::observed;
+
+#[observed(name = 5)]
+fn work() {}
+
+fn main() {
+    work();
+}

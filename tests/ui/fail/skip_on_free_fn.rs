@@ -1,0 +1,8 @@
+use rustform::observed;
+
+#[observed(skip)]
+fn work() {}
+
+fn main() {
+    work();
+}

@@ -1,0 +1,8 @@
+use rustform::observed;
+
+#[observed(span = false, metrics = false)]
+fn work() {}
+
+fn main() {
+    work();
+}

@@ -1,0 +1,6 @@
+use rustform::observed;
+
+#[observed(frobnicate = true)]
+fn checkout() {}
+
+fn main() {}

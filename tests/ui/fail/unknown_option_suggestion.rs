@@ -1,0 +1,6 @@
+use rustform::observed;
+
+#[observed(lables(tier = "gold"))]
+fn checkout() {}
+
+fn main() {}
