@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use rustform::{observed, ErrorLabel};
+use rustform::{ErrorLabel, observed};
 
 /// Why loading a user failed. Each variant becomes the `error` label of
 /// `function_calls_total`.
@@ -70,5 +70,8 @@ async fn main() {
     let report = tokio::time::timeout(Duration::from_millis(10), orders.slow_report()).await;
     println!("report: {report:?}");
 
-    println!("\n--- /metrics ---\n{}", rustform::metrics::default_registry().render());
+    println!(
+        "\n--- /metrics ---\n{}",
+        rustform::metrics::default_registry().render()
+    );
 }
