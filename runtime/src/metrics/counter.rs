@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::encode::{MetricType, SampleWriter};
 use super::exemplar::{Exemplar, ExemplarCell};
-use super::shard::{Stripes, thread_slot};
+use super::shard::StripedU64;
 use super::{MetricValue, Series};
 
 /// A count that only goes up: requests served, jobs failed, bytes sent.
@@ -30,7 +30,7 @@ pub struct Counter {
 }
 
 struct CounterCore {
-    cells: Stripes,
+    cells: StripedU64,
     exemplar: ExemplarCell,
 }
 
@@ -39,7 +39,7 @@ impl Counter {
     pub fn new() -> Counter {
         Counter {
             core: Arc::new(CounterCore {
-                cells: Stripes::new(1),
+                cells: StripedU64::new(),
                 exemplar: ExemplarCell::default(),
             }),
         }
@@ -54,7 +54,7 @@ impl Counter {
     /// Adds `n`.
     #[inline]
     pub fn inc_by(&self, n: u64) {
-        self.core.cells.add(thread_slot(), 0, n);
+        self.core.cells.add(n);
     }
 
     /// Adds `n` and keeps `exemplar` as the counter's latest example (OpenMetrics shows it).
@@ -75,7 +75,7 @@ impl Counter {
 
     /// The current count: the sum over every thread's stripe.
     pub fn get(&self) -> u64 {
-        self.core.cells.sum(0)
+        self.core.cells.sum()
     }
 }
 

@@ -1,13 +1,15 @@
 //! A family of series told apart by label values, created on first use.
 //!
 //! Each series keeps its labels pre-encoded (`a="x",b="y"`), which is both its key and
-//! what the encoder copies into every sample line. Past the cardinality limit new label
-//! sets share one overflow series labeled `otel_metric_overflow="true"`, as the
-//! OpenTelemetry SDK does, so a label fed from user input cannot exhaust memory and no
-//! observation is lost.
+//! what the encoder copies into every sample line. Series are never removed or moved, so
+//! a lookup hands out a plain reference that lives as long as the family. Past the
+//! cardinality limit new label sets share one overflow series labeled
+//! `otel_metric_overflow="true"`, as the OpenTelemetry SDK does, so a label fed from user
+//! input cannot exhaust memory and no observation is lost.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
 use super::Series;
@@ -43,6 +45,52 @@ impl LabelKey {
     }
 }
 
+/// Chunks of doubling size: chunk `k` holds `2^k` entries.
+const CHUNKS: usize = usize::BITS as usize;
+
+/// Append-only storage whose entries never move: references to them live as long as the
+/// arena, and readers need no lock. One writer at a time (the family's write lock).
+struct Arena<T> {
+    chunks: [OnceLock<Box<[OnceLock<T>]>>; CHUNKS],
+    len: AtomicUsize,
+}
+
+impl<T> Arena<T> {
+    fn new() -> Self {
+        Arena {
+            chunks: std::array::from_fn(|_| OnceLock::new()),
+            len: AtomicUsize::new(0),
+        }
+    }
+
+    /// Entry `i` lives in chunk `⌊log2(i + 1)⌋`.
+    fn locate(i: usize) -> (usize, usize) {
+        let n = i + 1;
+        let chunk = (usize::BITS - 1 - n.leading_zeros()) as usize;
+        (chunk, n - (1 << chunk))
+    }
+
+    fn get(&self, i: usize) -> Option<&T> {
+        let (chunk, offset) = Self::locate(i);
+        self.chunks.get(chunk)?.get()?.get(offset)?.get()
+    }
+
+    /// Appends `value`; the caller holds the family's write lock.
+    fn push(&self, value: T) -> (usize, &T) {
+        let i = self.len.load(Ordering::Relaxed);
+        let (chunk, offset) = Self::locate(i);
+        let slots = self.chunks[chunk]
+            .get_or_init(|| (0..1usize << chunk).map(|_| OnceLock::new()).collect());
+        let entry = slots[offset].get_or_init(|| value);
+        self.len.store(i + 1, Ordering::Release);
+        (i, entry)
+    }
+
+    fn len(&self) -> usize {
+        self.len.load(Ordering::Acquire)
+    }
+}
+
 /// Series by label set. Cloning shares the family.
 pub(crate) struct Family<M: Series> {
     inner: Arc<Inner<M>>,
@@ -59,13 +107,10 @@ impl<M: Series> Clone for Family<M> {
 struct Inner<M: Series> {
     config: M::Config,
     limit: usize,
-    map: RwLock<Map<M>>,
-    overflow: OnceLock<(Arc<LabelKey>, M)>,
-}
-
-struct Map<M> {
-    index: HashMap<Box<str>, usize>,
-    series: Vec<(Arc<LabelKey>, M)>,
+    /// Encoded labels → position in `series`. Written under its lock, with `series`.
+    index: RwLock<HashMap<Box<str>, usize>>,
+    series: Arena<(LabelKey, M)>,
+    overflow: OnceLock<(LabelKey, M)>,
 }
 
 thread_local! {
@@ -97,22 +142,21 @@ impl<M: Series> Family<M> {
             inner: Arc::new(Inner {
                 config,
                 limit,
-                map: RwLock::new(Map {
-                    index: HashMap::new(),
-                    series: Vec::new(),
-                }),
+                index: RwLock::new(HashMap::new()),
+                series: Arena::new(),
                 overflow: OnceLock::new(),
             }),
         }
     }
 
-    /// The series for these labels, created with the family's configuration if new.
+    /// A handle to the series for these labels, created with the family's configuration
+    /// if new.
     pub(crate) fn get_or_create(&self, pairs: &[(&str, &str)]) -> M {
         self.get_or_create_with(pairs, |config| M::create(config))
     }
 
-    /// The series for these labels; `make` builds it if new (a per-series configuration,
-    /// such as a function's own buckets).
+    /// A handle to the series for these labels; `make` builds it if new (a per-series
+    /// configuration, such as a function's own buckets).
     pub(crate) fn get_or_create_with(
         &self,
         pairs: &[(&str, &str)],
@@ -128,6 +172,7 @@ impl<M: Series> Family<M> {
             },
             make,
         )
+        .clone()
     }
 
     /// The series whose encoded labels `write_key` produces; `pairs` gives the labels
@@ -137,7 +182,7 @@ impl<M: Series> Family<M> {
         write_key: impl FnOnce(&mut String),
         pairs: impl FnOnce() -> Box<[(Box<str>, Box<str>)]>,
         make: impl FnOnce(&M::Config) -> M,
-    ) -> M {
+    ) -> &M {
         with_key_buffer(|key| {
             write_key(key);
             self.lookup_or_insert(key, pairs, make)
@@ -149,55 +194,55 @@ impl<M: Series> Family<M> {
         key: &str,
         pairs: impl FnOnce() -> Box<[(Box<str>, Box<str>)]>,
         make: impl FnOnce(&M::Config) -> M,
-    ) -> M {
+    ) -> &M {
+        let inner = &*self.inner;
         {
-            let map = self.inner.map.read().unwrap_or_else(|p| p.into_inner());
-            if let Some(&i) = map.index.get(key) {
-                return map.series[i].1.clone();
+            let index = inner.index.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(series) = index.get(key).and_then(|&i| inner.series.get(i)) {
+                return &series.1;
             }
-            if map.series.len() >= self.inner.limit {
+            if index.len() >= inner.limit {
                 return self.overflow();
             }
         }
-        let mut map = self.inner.map.write().unwrap_or_else(|p| p.into_inner());
-        if let Some(&i) = map.index.get(key) {
-            return map.series[i].1.clone();
+        let mut index = inner.index.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(series) = index.get(key).and_then(|&i| inner.series.get(i)) {
+            return &series.1;
         }
-        if map.series.len() >= self.inner.limit {
-            drop(map);
+        if index.len() >= inner.limit {
+            drop(index);
             return self.overflow();
         }
-        let metric = make(&self.inner.config);
         let label_key = LabelKey {
             text: Box::from(key),
             pairs: pairs(),
         };
-        let i = map.series.len();
-        map.series.push((Arc::new(label_key), metric.clone()));
-        map.index.insert(Box::from(key), i);
-        metric
+        let (i, series) = inner.series.push((label_key, make(&inner.config)));
+        index.insert(Box::from(key), i);
+        &series.1
     }
 
-    fn overflow(&self) -> M {
-        self.inner
+    fn overflow(&self) -> &M {
+        &self
+            .inner
             .overflow
             .get_or_init(|| {
                 (
-                    Arc::new(LabelKey::new([OVERFLOW_LABEL])),
+                    LabelKey::new([OVERFLOW_LABEL]),
                     M::create(&self.inner.config),
                 )
             })
             .1
-            .clone()
     }
 
     /// Visits every series in creation order, the overflow series last.
     pub(crate) fn for_each(&self, f: &mut dyn FnMut(&LabelKey, &M)) {
-        let map = self.inner.map.read().unwrap_or_else(|p| p.into_inner());
-        for (key, metric) in &map.series {
-            f(key, metric);
+        let series = &self.inner.series;
+        for i in 0..series.len() {
+            if let Some((key, metric)) = series.get(i) {
+                f(key, metric);
+            }
         }
-        drop(map);
         if let Some((key, metric)) = self.inner.overflow.get() {
             f(key, metric);
         }
@@ -205,8 +250,7 @@ impl<M: Series> Family<M> {
 
     /// Number of series, the overflow series included.
     pub(crate) fn len(&self) -> usize {
-        let map = self.inner.map.read().unwrap_or_else(|p| p.into_inner());
-        map.series.len() + usize::from(self.inner.overflow.get().is_some())
+        self.inner.series.len() + usize::from(self.inner.overflow.get().is_some())
     }
 }
 
@@ -214,6 +258,23 @@ impl<M: Series> Family<M> {
 mod tests {
     use super::*;
     use crate::metrics::Counter;
+
+    #[test]
+    fn arena_positions_fill_doubling_chunks() {
+        assert_eq!(Arena::<()>::locate(0), (0, 0));
+        assert_eq!(Arena::<()>::locate(1), (1, 0));
+        assert_eq!(Arena::<()>::locate(2), (1, 1));
+        assert_eq!(Arena::<()>::locate(3), (2, 0));
+        assert_eq!(Arena::<()>::locate(6), (2, 3));
+        assert_eq!(Arena::<()>::locate(7), (3, 0));
+        let arena = Arena::new();
+        for i in 0..100 {
+            assert_eq!(arena.push(i).0, i);
+        }
+        assert_eq!(arena.len(), 100);
+        assert!((0..100).all(|i| arena.get(i) == Some(&i)));
+        assert_eq!(arena.get(100), None);
+    }
 
     #[test]
     fn same_labels_same_series() {

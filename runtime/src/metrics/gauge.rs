@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicI64;
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::encode::{MetricType, SampleWriter};
-use super::shard::{Stripes, thread_slot};
+use super::shard::StripedU64;
 use super::{MetricValue, Series};
 
 /// A value that goes up and down: queue depth, open connections, active users.
@@ -111,22 +111,22 @@ impl Series for Gauge {
 /// than the entry (an async task moves); the stripes' sum is still exact.
 #[derive(Clone)]
 pub(crate) struct InFlight {
-    cells: Arc<Stripes>,
+    cells: Arc<StripedU64>,
 }
 
 impl InFlight {
     #[inline]
     pub(crate) fn enter(&self) {
-        self.cells.add(thread_slot(), 0, 1);
+        self.cells.add(1);
     }
 
     #[inline]
     pub(crate) fn exit(&self) {
-        self.cells.sub(thread_slot(), 0, 1);
+        self.cells.add(1u64.wrapping_neg());
     }
 
     pub(crate) fn get(&self) -> i64 {
-        self.cells.sum_i64(0)
+        self.cells.sum() as i64
     }
 }
 
@@ -136,7 +136,7 @@ impl Series for InFlight {
 
     fn create(_: &()) -> Self {
         InFlight {
-            cells: Arc::new(Stripes::new(1)),
+            cells: Arc::new(StripedU64::new()),
         }
     }
 

@@ -48,7 +48,7 @@ pub use labels::{LabelSet, LabelValue};
 #[doc(hidden)]
 pub use registry::GroupMetric;
 pub use registry::{Registry, default_registry};
-pub use vec::{CounterVec, DENSE_LIMIT, GaugeVec, HistogramVec, MetricVec, SeriesRef};
+pub use vec::{CounterVec, DENSE_LIMIT, GaugeVec, HistogramVec, MetricVec};
 
 use encode::SampleWriter;
 use family::{Family, LabelKey};

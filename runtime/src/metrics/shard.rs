@@ -106,6 +106,43 @@ pub(crate) fn thread_slot() -> Slot {
     })
 }
 
+/// One striped `u64` (a counter, an in-flight gauge): a cache line per stripe, found by
+/// the stripe number alone.
+pub(crate) struct StripedU64 {
+    lines: Box<[Line]>,
+}
+
+impl StripedU64 {
+    pub(crate) fn new() -> Self {
+        StripedU64 {
+            lines: (0..stripes()).map(|_| Line::default()).collect(),
+        }
+    }
+
+    /// Adds `n` (wrapping) in the calling thread's stripe.
+    #[inline]
+    pub(crate) fn add(&self, n: u64) {
+        let slot = thread_slot();
+        let cell = &self.lines[slot.stripe].0[0];
+        if slot.owned {
+            // Only this thread writes this stripe.
+            cell.store(
+                cell.load(Ordering::Relaxed).wrapping_add(n),
+                Ordering::Relaxed,
+            );
+        } else {
+            cell.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// The sum over every stripe (wrapping).
+    pub(crate) fn sum(&self) -> u64 {
+        self.lines.iter().fold(0u64, |acc, line| {
+            acc.wrapping_add(line.0[0].load(Ordering::Relaxed))
+        })
+    }
+}
+
 /// A block of striped `u64` slots: `width` values per stripe, each stripe starting on
 /// its own cache line.
 pub(crate) struct Stripes {
@@ -150,12 +187,6 @@ impl Stripes {
         }
     }
 
-    /// Subtracts `n` (wrapping) from value `index` of `slot`'s stripe.
-    #[inline]
-    pub(crate) fn sub(&self, slot: Slot, index: usize, n: u64) {
-        self.add(slot, index, n.wrapping_neg());
-    }
-
     /// Adds `delta` to value `index` of `slot`'s stripe, read as `f64` bits.
     #[inline]
     pub(crate) fn add_f64(&self, slot: Slot, index: usize, delta: f64) {
@@ -189,11 +220,6 @@ impl Stripes {
         (0..self.count)
             .map(|s| f64::from_bits(self.cell(s, index).load(Ordering::Relaxed)))
             .sum()
-    }
-
-    /// Value `index` of every stripe read as `i64` and added.
-    pub(crate) fn sum_i64(&self, index: usize) -> i64 {
-        self.sum(index) as i64
     }
 }
 
@@ -230,25 +256,17 @@ mod tests {
     }
 
     #[test]
-    fn subtraction_wraps_back_to_the_sum() {
-        let s = Stripes::new(1);
-        s.add(
-            Slot {
-                stripe: 0,
-                owned: true,
-            },
-            0,
-            1,
-        );
-        s.sub(
-            Slot {
-                stripe: 1,
-                owned: true,
-            },
-            0,
-            1,
-        );
-        assert_eq!(s.sum_i64(0), 0);
+    fn single_values_sum_every_stripe_and_wrap() {
+        let s = StripedU64::new();
+        s.add(1);
+        s.add(u64::MAX);
+        assert_eq!(s.sum(), 0);
+        std::thread::scope(|scope| {
+            for _ in 0..3 {
+                scope.spawn(|| s.add(2));
+            }
+        });
+        assert_eq!(s.sum(), 6);
     }
 
     #[test]

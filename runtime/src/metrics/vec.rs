@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::ops::Deref;
 use std::sync::Arc;
 
 use super::encode::{MetricType, SampleWriter, escape_label_value};
@@ -54,7 +53,7 @@ pub const DENSE_LIMIT: usize = 4096;
 ///
 /// (`#[derive(LabelSet, LabelValue)]` writes those impls.)
 pub struct MetricVec<L: LabelSet, M: Series> {
-    storage: Arc<Storage<M>>,
+    storage: Storage<M>,
     _labels: PhantomData<fn(&L)>,
 }
 
@@ -65,35 +64,24 @@ pub type GaugeVec<L> = MetricVec<L, Gauge>;
 /// Histograms by label set.
 pub type HistogramVec<L> = MetricVec<L, Histogram>;
 
+/// Held inline, so a dense lookup goes from the vec straight to its series.
 enum Storage<M: Series> {
-    Dense(Box<[(LabelKey, M)]>),
+    Dense {
+        series: Arc<[M]>,
+        keys: Arc<[LabelKey]>,
+    },
     Dynamic(Family<M>),
 }
 
-/// A series of a [`MetricVec`]: borrowed for fixed label sets, shared for open-ended ones.
-/// Dereferences to the metric.
-pub struct SeriesRef<'a, M>(SeriesRefInner<'a, M>);
-
-enum SeriesRefInner<'a, M> {
-    Borrowed(&'a M),
-    Shared(M),
-}
-
-impl<M> Deref for SeriesRef<'_, M> {
-    type Target = M;
-
-    #[inline]
-    fn deref(&self) -> &M {
-        match &self.0 {
-            SeriesRefInner::Borrowed(m) => m,
-            SeriesRefInner::Shared(m) => m,
+impl<M: Series> Clone for Storage<M> {
+    fn clone(&self) -> Self {
+        match self {
+            Storage::Dense { series, keys } => Storage::Dense {
+                series: series.clone(),
+                keys: keys.clone(),
+            },
+            Storage::Dynamic(family) => Storage::Dynamic(family.clone()),
         }
-    }
-}
-
-impl<M: fmt::Debug> fmt::Debug for SeriesRef<'_, M> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        (**self).fmt(f)
     }
 }
 
@@ -101,42 +89,39 @@ impl<L: LabelSet, M: Series> MetricVec<L, M> {
     fn build(config: M::Config, limit: usize) -> Self {
         let storage = match L::CARDINALITY {
             Some(n) if n > 0 && n <= DENSE_LIMIT => match dense::<L, M>(n, &config) {
-                Some(series) => Storage::Dense(series),
+                Some((keys, series)) => Storage::Dense { series, keys },
                 None => Storage::Dynamic(Family::new(config, limit)),
             },
             _ => Storage::Dynamic(Family::new(config, limit)),
         };
         MetricVec {
-            storage: Arc::new(storage),
+            storage,
             _labels: PhantomData,
         }
     }
 
-    /// The series for `labels`.
+    /// The series for `labels`. For a fixed label set this is an array index.
     #[inline]
-    pub fn with(&self, labels: &L) -> SeriesRef<'_, M> {
-        match &*self.storage {
-            Storage::Dense(series) => {
-                // A LabelSet whose dense_index is out of range (a faulty hand-written
-                // impl) falls back to the first series rather than panicking.
-                let i = labels.dense_index();
-                let entry = series.get(i).unwrap_or(&series[0]);
-                SeriesRef(SeriesRefInner::Borrowed(&entry.1))
-            }
-            Storage::Dynamic(family) => {
-                SeriesRef(SeriesRefInner::Shared(family.get_or_create_keyed(
-                    |key| write_key::<L>(key, labels),
-                    || pairs::<L>(labels),
-                    M::create,
-                )))
-            }
+    pub fn with(&self, labels: &L) -> &M {
+        match &self.storage {
+            Storage::Dense { series, .. } => match series.get(labels.dense_index()) {
+                Some(metric) => metric,
+                // A hand-written LabelSet whose dense_index is out of range falls back to
+                // the first series rather than panicking.
+                None => &series[0],
+            },
+            Storage::Dynamic(family) => family.get_or_create_keyed(
+                |key| write_key::<L>(key, labels),
+                || pairs::<L>(labels),
+                M::create,
+            ),
         }
     }
 
     /// Number of series, the overflow series included.
     pub fn len(&self) -> usize {
-        match &*self.storage {
-            Storage::Dense(series) => series.len(),
+        match &self.storage {
+            Storage::Dense { series, .. } => series.len(),
             Storage::Dynamic(family) => family.len(),
         }
     }
@@ -147,8 +132,10 @@ impl<L: LabelSet, M: Series> MetricVec<L, M> {
     }
 
     pub(crate) fn for_each(&self, f: &mut dyn FnMut(&LabelKey, &M)) {
-        match &*self.storage {
-            Storage::Dense(series) => series.iter().for_each(|(k, m)| f(k, m)),
+        match &self.storage {
+            Storage::Dense { series, keys } => {
+                keys.iter().zip(series.iter()).for_each(|(k, m)| f(k, m))
+            }
             Storage::Dynamic(family) => family.for_each(f),
         }
     }
@@ -236,24 +223,26 @@ impl<L: LabelSet> MetricVec<L, Histogram> {
     }
 }
 
-/// Every series of a fixed-cardinality set, or `None` if the set's `from_dense_index`
-/// does not produce them all.
-fn dense<L: LabelSet, M: Series>(n: usize, config: &M::Config) -> Option<Box<[(LabelKey, M)]>> {
-    (0..n)
-        .map(|i| {
-            let labels = L::from_dense_index(i)?;
-            let pairs = pairs::<L>(&labels);
-            let mut text = String::new();
-            write_key::<L>(&mut text, &labels);
-            Some((
-                LabelKey {
-                    text: text.into_boxed_str(),
-                    pairs,
-                },
-                M::create(config),
-            ))
-        })
-        .collect()
+/// Every series of a fixed-cardinality set with its labels, or `None` if the set's
+/// `from_dense_index` does not produce them all.
+#[allow(clippy::type_complexity)]
+fn dense<L: LabelSet, M: Series>(
+    n: usize,
+    config: &M::Config,
+) -> Option<(Arc<[LabelKey]>, Arc<[M]>)> {
+    let mut keys = Vec::with_capacity(n);
+    let mut series = Vec::with_capacity(n);
+    for i in 0..n {
+        let labels = L::from_dense_index(i)?;
+        let mut text = String::new();
+        write_key::<L>(&mut text, &labels);
+        keys.push(LabelKey {
+            text: text.into_boxed_str(),
+            pairs: pairs::<L>(&labels),
+        });
+        series.push(M::create(config));
+    }
+    Some((keys.into(), series.into()))
 }
 
 fn write_key<L: LabelSet>(out: &mut String, labels: &L) {
