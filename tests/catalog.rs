@@ -116,7 +116,12 @@ fn the_catalog_lists_functions_and_metric_groups() {
     assert_eq!(group.metrics[0].name, "catalog_things");
     assert_eq!(group.metrics[0].help, "Things catalogued");
     // Listed without being registered in the default registry.
-    assert!(default_registry().snapshot().family("catalog_things").is_none());
+    assert!(
+        default_registry()
+            .snapshot()
+            .family("catalog_things")
+            .is_none()
+    );
     let own = CatalogMetrics::register(&rustform::metrics::Registry::new()).unwrap();
     own.things.inc();
     assert_eq!(own.things.get(), 1);

@@ -75,7 +75,7 @@ impl BucketSpec {
                     ));
                 }
                 (0..count)
-                    .map(|i| (start + step * i as f64, span))
+                    .map(|i| (tidy(start + step * i as f64), span))
                     .collect()
             }
             "exponential" => {
@@ -92,7 +92,7 @@ impl BucketSpec {
                     ));
                 }
                 (0..count)
-                    .map(|i| (start * step.powi(i as i32), span))
+                    .map(|i| (tidy(start * step.powi(i as i32)), span))
                     .collect()
             }
             _ => {
@@ -141,6 +141,12 @@ impl BucketSpec {
     pub(crate) fn values(&self) -> Vec<f64> {
         self.bounds.iter().map(|(v, _)| *v).collect()
     }
+}
+
+/// A computed bound rounded to 15 significant digits, so `linear(0.1, 0.1, 3)` gives
+/// `0.3`, not `0.30000000000000004` (the same rule as `Buckets::linear` at run time).
+fn tidy(value: f64) -> f64 {
+    format!("{value:.14e}").parse().unwrap_or(value)
 }
 
 fn number(expr: &Expr) -> syn::Result<f64> {

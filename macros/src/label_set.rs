@@ -5,11 +5,13 @@
 //! a labeled metric can hold its series in an array.
 
 use darling::{FromDeriveInput, FromField};
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
+use syn::ext::IdentExt;
 use syn::spanned::Spanned;
-use syn::{DeriveInput, Ident, LitStr, Path, Type};
+use syn::{DeriveInput, Ident, LitStr, Path, Type, parse_quote};
 
+use crate::app_metrics::attr::{LABEL_SET, LABEL_SET_FIELD, known_options};
 use crate::buckets::combine;
 use crate::names::label_name_problem;
 
@@ -29,90 +31,184 @@ struct Field {
 }
 
 pub(crate) fn derive(input: DeriveInput) -> TokenStream {
-    match try_derive(&input) {
-        Ok(tokens) => tokens,
-        Err(error) => error.to_compile_error(),
-    }
-}
-
-fn try_derive(input: &DeriveInput) -> syn::Result<TokenStream> {
-    let fields = match &input.data {
-        syn::Data::Struct(s) => match &s.fields {
-            syn::Fields::Named(named) => named,
-            other => {
-                return Err(syn::Error::new(
-                    other.span(),
-                    "`LabelSet` needs named fields: each field's name is a label name",
-                ));
-            }
-        },
-        syn::Data::Enum(e) => {
-            return Err(syn::Error::new(
-                e.enum_token.span(),
-                "`LabelSet` is derived for a struct of labels; for an enum of label values, derive `LabelValue`",
-            ));
-        }
-        syn::Data::Union(u) => {
-            return Err(syn::Error::new(
-                u.union_token.span(),
-                "`LabelSet` is derived for structs, not unions",
-            ));
-        }
-    };
-    if let Some(param) = input.generics.params.first() {
-        return Err(syn::Error::new(
-            param.span(),
-            "`LabelSet` cannot be generic: its label names and cardinality are fixed when it is compiled",
-        ));
-    }
     let mut errors = None;
-    let options = Input::from_derive_input(input).unwrap_or_else(|e| {
-        combine(&mut errors, e.into());
-        Input { krate: None }
-    });
-    let mut parsed = Vec::new();
-    for field in &fields.named {
-        match Field::from_field(field) {
-            Ok(f) => parsed.push(f),
-            Err(e) => combine(&mut errors, e.into()),
-        }
-    }
-    let mut names: Vec<String> = Vec::new();
-    for f in &parsed {
-        let ident = f.ident.as_ref().expect("named fields");
-        let (name, span) = match &f.rename {
-            Some(lit) => (lit.value(), lit.span()),
-            None => (
-                ident.to_string().trim_start_matches("r#").to_owned(),
-                ident.span(),
-            ),
-        };
-        if let Some(problem) = label_name_problem(&name) {
-            combine(
-                &mut errors,
-                syn::Error::new(span, format!("invalid label name `{name}`: {problem}")),
-            );
-        } else if names.contains(&name) {
-            combine(
-                &mut errors,
-                syn::Error::new(span, format!("label `{name}` is named twice; rename one")),
-            );
-        }
-        names.push(name);
-    }
-    if let Some(error) = errors {
-        return Err(error);
-    }
+    let options = options(&input, &mut errors);
     let krate = options
         .krate
         .map_or_else(|| quote!(::rustform), |p| quote!(#p));
+    let fields = fields(&input, &mut errors);
+    check(&fields, &mut errors);
+    match errors {
+        None => expand(&input, &fields, &krate),
+        Some(error) => {
+            // The errors, and an impl without labels, so the struct's uses as a label set
+            // add no error of their own.
+            let mut out = error.to_compile_error();
+            out.extend(stub(&input, &krate));
+            out
+        }
+    }
+}
+
+/// `#[label(...)]` on the struct; the defaults where it does not parse.
+fn options(input: &DeriveInput, errors: &mut Option<syn::Error>) -> Input {
+    let mut input = input.clone();
+    input.attrs = known_options(&input.attrs, &LABEL_SET, errors);
+    Input::from_derive_input(&input).unwrap_or_else(|e| {
+        combine(errors, e.into());
+        Input { krate: None }
+    })
+}
+
+/// The struct's fields, each a label; an error for anything but a non-generic struct with
+/// named fields.
+fn fields(input: &DeriveInput, errors: &mut Option<syn::Error>) -> Vec<Field> {
+    let named = match &input.data {
+        syn::Data::Struct(s) => match &s.fields {
+            syn::Fields::Named(named) => Some(named),
+            syn::Fields::Unnamed(unnamed) => {
+                combine(
+                    errors,
+                    syn::Error::new(
+                        unnamed.span(),
+                        "`LabelSet` needs named fields: each field's name is a label name. \
+                         Write `struct Labels { route: &'static str }`",
+                    ),
+                );
+                None
+            }
+            syn::Fields::Unit => {
+                combine(
+                    errors,
+                    syn::Error::new(
+                        input.ident.span(),
+                        "`LabelSet` needs named fields: each field's name is a label name. \
+                         Write `struct Labels { route: &'static str }`",
+                    ),
+                );
+                None
+            }
+        },
+        syn::Data::Enum(e) => {
+            combine(
+                errors,
+                syn::Error::new(
+                    e.enum_token.span(),
+                    "`LabelSet` is derived for a struct of labels, one per field; for an enum \
+                     of label values, derive `LabelValue`",
+                ),
+            );
+            None
+        }
+        syn::Data::Union(u) => {
+            combine(
+                errors,
+                syn::Error::new(
+                    u.union_token.span(),
+                    "`LabelSet` is derived for a struct of labels, one per field, not for a \
+                     union",
+                ),
+            );
+            None
+        }
+    };
+    if let Some(param) = input.generics.params.first() {
+        combine(
+            errors,
+            syn::Error::new(
+                param.span(),
+                "`LabelSet` cannot be generic: its label names and cardinality are fixed when \
+                 it is compiled; remove the parameter and name the types in the fields",
+            ),
+        );
+    }
+    let mut parsed = Vec::new();
+    for field in named.into_iter().flat_map(|n| &n.named) {
+        let mut field = field.clone();
+        field.attrs = known_options(&field.attrs, &LABEL_SET_FIELD, errors);
+        match Field::from_field(&field) {
+            Ok(f) => parsed.push(f),
+            Err(e) => combine(errors, e.into()),
+        }
+    }
+    parsed
+}
+
+impl Field {
+    fn ident(&self) -> &Ident {
+        self.ident.as_ref().expect("named fields")
+    }
+
+    /// The label name, and the token that gives it.
+    fn label(&self) -> (String, Span) {
+        match &self.rename {
+            Some(lit) => (lit.value(), lit.span()),
+            None => (self.ident().unraw().to_string(), self.ident().span()),
+        }
+    }
+}
+
+/// Every label name valid, none twice.
+fn check(fields: &[Field], errors: &mut Option<syn::Error>) {
+    let mut names: Vec<(String, &Field)> = Vec::new();
+    for f in fields {
+        let (name, span) = f.label();
+        if let Some(problem) = label_name_problem(&name) {
+            let message = match f.rename {
+                Some(_) => format!("invalid label name `{name}`: {problem}"),
+                None => format!(
+                    "invalid label name `{name}`: {problem} (or keep the field's name and give \
+                     the label another with `#[label(rename = \"...\")]`)"
+                ),
+            };
+            combine(errors, syn::Error::new(span, message));
+        } else if let Some((_, first)) = names.iter().find(|(n, _)| *n == name) {
+            combine(
+                errors,
+                syn::Error::new(
+                    span,
+                    format!(
+                        "`{}` and `{}` are both labeled `{name}`; give one of them another \
+                         `#[label(rename = \"...\")]`",
+                        f.ident(),
+                        first.ident()
+                    ),
+                ),
+            );
+        }
+        names.push((name, f));
+    }
+}
+
+/// What the derive emits along with its errors: an impl with no labels.
+fn stub(input: &DeriveInput, krate: &TokenStream) -> TokenStream {
+    let core = quote!(#krate::__private::core);
+    let name = &input.ident;
+    let mut generics = input.generics.clone();
+    if !generics.params.is_empty() {
+        // The supertraits, so the stub adds no error of its own.
+        generics
+            .make_where_clause()
+            .predicates
+            .push(parse_quote!(Self: #core::marker::Send + #core::marker::Sync + 'static));
+    }
+    let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
+    quote! {
+        #[automatically_derived]
+        impl #impl_generics #krate::metrics::LabelSet for #name #ty_generics #where_clause {
+            const NAMES: &'static [&'static str] = &[];
+
+            fn visit_values(&self, _: &mut dyn #core::ops::FnMut(&str)) {}
+        }
+    }
+}
+
+fn expand(input: &DeriveInput, parsed: &[Field], krate: &TokenStream) -> TokenStream {
+    let names: Vec<String> = parsed.iter().map(|f| f.label().0).collect();
     let core = quote!(#krate::__private::core);
     let value = quote!(#krate::metrics::LabelValue);
     let name = &input.ident;
-    let idents: Vec<&Ident> = parsed
-        .iter()
-        .map(|f| f.ident.as_ref().expect("named fields"))
-        .collect();
+    let idents: Vec<&Ident> = parsed.iter().map(Field::ident).collect();
     let tys: Vec<&Type> = parsed.iter().map(|f| &f.ty).collect();
     let radix: Vec<TokenStream> = tys
         .iter()
@@ -125,7 +221,7 @@ fn try_derive(input: &DeriveInput) -> syn::Result<TokenStream> {
         .collect();
     let locals: Vec<Ident> = idents
         .iter()
-        .map(|i| format_ident!("__rustform_{}", i.to_string().trim_start_matches("r#")))
+        .map(|i| format_ident!("__rustform_{}", i.unraw()))
         .collect();
     // Decoding takes the least significant (last) field first.
     let decode: Vec<TokenStream> = locals
@@ -140,7 +236,9 @@ fn try_derive(input: &DeriveInput) -> syn::Result<TokenStream> {
             }
         })
         .collect();
-    Ok(quote! {
+    // A set without fields has one value, index 0, and nothing to compute.
+    let mutable = (!parsed.is_empty()).then(|| quote!(mut));
+    quote! {
         #[automatically_derived]
         impl #krate::metrics::LabelSet for #name {
             const NAMES: &'static [&'static str] = &[#(#names),*];
@@ -148,21 +246,24 @@ fn try_derive(input: &DeriveInput) -> syn::Result<TokenStream> {
                 #krate::metrics::product_cardinality(&[#(<#tys as #value>::CARDINALITY),*]);
 
             fn dense_index(&self) -> usize {
-                let mut index = 0usize;
-                #(index = index * (#radix) + #value::dense_index(&self.#idents);)*
+                let #mutable index = 0usize;
+                #(index = index * (#radix) + <#tys as #value>::dense_index(&self.#idents);)*
                 index
             }
 
             fn from_dense_index(index: usize) -> #core::option::Option<Self> {
-                let mut rest = index;
+                let #mutable rest = index;
                 #(#decode)*
-                let _ = rest;
+                if rest != 0 {
+                    // `index` is past the last set.
+                    return #core::option::Option::None;
+                }
                 #core::option::Option::Some(Self { #(#idents: #locals),* })
             }
 
             fn visit_values(&self, f: &mut dyn #core::ops::FnMut(&str)) {
-                #(#value::with_str(&self.#idents, |v| f(v));)*
+                #(<#tys as #value>::with_str(&self.#idents, |v| f(v));)*
             }
         }
-    })
+    }
 }

@@ -6,6 +6,7 @@ use quote::quote;
 use syn::spanned::Spanned;
 use syn::{DeriveInput, Fields, Ident, LitStr, Path};
 
+use crate::app_metrics::attr::{LABEL_VALUE, LABEL_VALUE_VARIANT, known_options};
 use crate::buckets::combine;
 use crate::names::snake_case;
 
@@ -26,28 +27,61 @@ struct Variant {
 pub(crate) fn derive(input: DeriveInput) -> TokenStream {
     match try_derive(&input) {
         Ok(tokens) => tokens,
-        Err(error) => error.to_compile_error(),
+        Err((error, krate)) => {
+            // The errors, and an impl that keeps the type's uses as a label value
+            // compiling: the errors shown are the derive's own.
+            let name = &input.ident;
+            let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+            let mut out = error.to_compile_error();
+            out.extend(quote! {
+                #[automatically_derived]
+                impl #impl_generics #krate::metrics::LabelValue for #name #ty_generics #where_clause {
+                    fn with_str<__R>(&self, f: impl #krate::__private::core::ops::FnOnce(&str) -> __R) -> __R {
+                        f("")
+                    }
+                }
+            });
+            out
+        }
     }
 }
 
-fn try_derive(input: &DeriveInput) -> syn::Result<TokenStream> {
-    let syn::Data::Enum(data) = &input.data else {
-        let token = match &input.data {
-            syn::Data::Struct(s) => s.struct_token.span(),
-            syn::Data::Union(u) => u.union_token.span(),
-            syn::Data::Enum(_) => unreachable!(),
-        };
-        return Err(syn::Error::new(
-            token,
-            "`LabelValue` can be derived for fieldless enums only; for a struct of labels, \
-             derive `LabelSet`",
-        ));
-    };
+fn try_derive(input: &DeriveInput) -> Result<TokenStream, (syn::Error, TokenStream)> {
     let mut errors = None;
-    let options = Input::from_derive_input(input).unwrap_or_else(|e| {
+    let mut stripped = input.clone();
+    stripped.attrs = known_options(&input.attrs, &LABEL_VALUE, &mut errors);
+    let options = Input::from_derive_input(&stripped).unwrap_or_else(|e| {
         combine(&mut errors, e.into());
         Input { krate: None }
     });
+    let krate = options
+        .krate
+        .map_or_else(|| quote!(::rustform), |p| quote!(#p));
+    let shape = match &input.data {
+        syn::Data::Enum(data) => Ok(data),
+        syn::Data::Struct(s) => Err(syn::Error::new(
+            s.struct_token.span(),
+            "`LabelValue` can be derived for fieldless enums only, one label value per \
+             variant; for a struct of labels, one per field, derive `LabelSet`",
+        )),
+        syn::Data::Union(u) => Err(syn::Error::new(
+            u.union_token.span(),
+            "`LabelValue` can be derived for fieldless enums only, one label value per variant",
+        )),
+    };
+    let data = match shape {
+        Ok(data) => data,
+        Err(shape) => {
+            let error = match errors {
+                Some(mut earlier) => {
+                    earlier.combine(shape);
+                    earlier
+                }
+                None => shape,
+            };
+            return Err((error, krate));
+        }
+    };
     let mut variants = Vec::new();
     for v in &data.variants {
         if !matches!(v.fields, Fields::Unit) {
@@ -64,7 +98,9 @@ fn try_derive(input: &DeriveInput) -> syn::Result<TokenStream> {
             );
             continue;
         }
-        match Variant::from_variant(v) {
+        let mut v = v.clone();
+        v.attrs = known_options(&v.attrs, &LABEL_VALUE_VARIANT, &mut errors);
+        match Variant::from_variant(&v) {
             Ok(variant) => variants.push(variant),
             Err(e) => combine(&mut errors, e.into()),
         }
@@ -94,7 +130,8 @@ fn try_derive(input: &DeriveInput) -> syn::Result<TokenStream> {
                 syn::Error::new(
                     v.rename.as_ref().map_or(v.ident.span(), |r| r.span()),
                     format!(
-                        "`{}` and `{}` would both be labeled \"{label}\"; rename one",
+                        "`{}` and `{}` would both be labeled \"{label}\"; give one of them \
+                         another `#[label(rename = \"...\")]`",
                         other.ident, v.ident
                     ),
                 ),
@@ -103,11 +140,8 @@ fn try_derive(input: &DeriveInput) -> syn::Result<TokenStream> {
         labels.push(label);
     }
     if let Some(error) = errors {
-        return Err(error);
+        return Err((error, krate));
     }
-    let krate = options
-        .krate
-        .map_or_else(|| quote!(::rustform), |p| quote!(#p));
     let name = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     let count = variants.len();

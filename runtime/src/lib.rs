@@ -90,6 +90,31 @@ pub mod __private {
     pub use std;
     pub use tracing;
 
+    /// A field's description, for `#[derive(AppMetrics)]`; `buckets` as declared.
+    pub const fn describe_metric<T: crate::metrics::AppMetric>(
+        name: &'static str,
+        help: &'static str,
+        unit: Option<&'static str>,
+        buckets: Option<&'static [f64]>,
+    ) -> crate::metrics::MetricDescription {
+        crate::metrics::MetricDescription {
+            name,
+            help,
+            metric_type: T::TYPE,
+            unit,
+            labels: T::LABELS,
+            buckets: match buckets {
+                Some(declared) => Some(declared),
+                None => T::DEFAULT_BUCKETS,
+            },
+        }
+    }
+
+    /// A field's metric on its way into `Registry::__register_group`.
+    pub fn group_metric<T: crate::metrics::AppMetric>(metric: &T) -> crate::metrics::GroupMetric {
+        crate::metrics::GroupMetric::new(metric.clone())
+    }
+
     /// Reports that an `AppMetrics` struct's `global()` could not register its metrics.
     pub fn registration_failed(group: &str, error: &crate::Error) {
         tracing::error!(target: "rustform", group, %error, "metrics are counted but not exposed");

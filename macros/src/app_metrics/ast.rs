@@ -1,10 +1,11 @@
 //! The model of an `AppMetrics` struct: its fields as metrics, with the names they will
 //! have in `/metrics`.
 
-use darling::util::SpannedValue;
 use darling::{FromDeriveInput, FromField, FromMeta};
 use proc_macro2::{Span, TokenStream};
-use syn::{Attribute, Expr, GenericArgument, Ident, LitStr, Path, PathArguments, Type};
+use syn::ext::IdentExt;
+use syn::spanned::Spanned;
+use syn::{Attribute, Expr, GenericArgument, Ident, LitStr, Meta, Path, PathArguments, Type};
 
 use crate::buckets::BucketSpec;
 
@@ -27,8 +28,31 @@ pub(crate) struct FieldOptions {
     pub(crate) name: Option<LitStr>,
     pub(crate) help: Option<LitStr>,
     pub(crate) unit: Option<LitStr>,
-    pub(crate) buckets: Option<SpannedValue<Buckets>>,
-    pub(crate) cardinality_limit: Option<SpannedValue<usize>>,
+    pub(crate) buckets: Option<Keyed<Buckets>>,
+    pub(crate) cardinality_limit: Option<Keyed<usize>>,
+}
+
+/// An option's value, with the spans of its key and of its value: an option that does
+/// not apply is blamed on its key, a wrong value on the value.
+pub(crate) struct Keyed<T> {
+    pub(crate) key: Span,
+    pub(crate) value: T,
+    pub(crate) value_span: Span,
+}
+
+impl<T: FromMeta> FromMeta for Keyed<T> {
+    fn from_meta(item: &Meta) -> darling::Result<Self> {
+        let value = T::from_meta(item)?;
+        let value_span = match item {
+            Meta::NameValue(nv) => nv.value.span(),
+            other => other.span(),
+        };
+        Ok(Keyed {
+            key: item.path().span(),
+            value,
+            value_span,
+        })
+    }
 }
 
 /// `buckets = [...]`, `linear(...)` or `exponential(...)`.
@@ -61,7 +85,9 @@ impl Kind {
 }
 
 /// The metric types a field may have.
-pub(crate) const SUPPORTED: &str = "Counter, Gauge, Histogram, CounterVec<L>, GaugeVec<L> or HistogramVec<L> (from rustform::metrics, L a LabelSet)";
+pub(crate) const SUPPORTED: &str = "`Counter`, `Gauge`, `Histogram`, `CounterVec<L>`, \
+     `GaugeVec<L>` or `HistogramVec<L>` from `rustform::metrics`, `L` being a struct that \
+     derives `LabelSet`";
 
 /// One field, as a metric.
 pub(crate) struct Metric {
@@ -85,6 +111,14 @@ impl Metric {
         self.field.ident.as_ref().expect("named fields")
     }
 
+    /// The part of the name the field gives: the `name` option, or the field's name.
+    pub(crate) fn name_part(&self) -> String {
+        match &self.field.name {
+            Some(name) => name.value(),
+            None => self.ident().unraw().to_string(),
+        }
+    }
+
     /// The span to blame for the metric's name: the `name` option or the field.
     pub(crate) fn name_span(&self) -> Span {
         self.field
@@ -96,10 +130,7 @@ impl Metric {
     /// The family name in `/metrics`: `prefix_field`, `_total` dropped from a counter,
     /// the unit appended unless the name already ends with it.
     pub(crate) fn exposed_name(&self, prefix: Option<&str>) -> String {
-        let part = match &self.field.name {
-            Some(name) => name.value(),
-            None => self.ident().to_string().trim_start_matches("r#").to_owned(),
-        };
+        let part = self.name_part();
         let mut name = match prefix {
             Some(prefix) => format!("{prefix}_{part}"),
             None => part,

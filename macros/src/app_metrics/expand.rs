@@ -2,6 +2,7 @@
 
 use proc_macro2::{Literal, TokenStream};
 use quote::quote;
+use syn::DeriveInput;
 
 use super::ast::Group;
 
@@ -29,39 +30,30 @@ pub(crate) fn expand(group: &Group) -> TokenStream {
             None => quote!(#core::option::Option::None),
         };
         let declared = metric.field.buckets.as_ref().map(|b| {
-            let values = b.0.values().into_iter().map(Literal::f64_suffixed);
+            let values = b.value.0.values().into_iter().map(Literal::f64_suffixed);
             quote!(&[#(#values),*])
         });
-        let description_buckets = match &declared {
-            Some(b) => quote!(#core::option::Option::Some(#b)),
-            None => quote!(<#ty as #krate::metrics::AppMetric>::DEFAULT_BUCKETS),
-        };
-        let build_buckets = match &declared {
+        let buckets = match &declared {
             Some(b) => quote!(#core::option::Option::Some(#b)),
             None => quote!(#core::option::Option::None),
         };
         let limit = match &metric.field.cardinality_limit {
             Some(limit) => {
-                let limit = **limit;
+                let limit = limit.value;
                 quote!(#core::option::Option::Some(#limit))
             }
             None => quote!(#core::option::Option::None),
         };
+        // Each use of the field's type goes through one `AppMetric` bound, so a type that
+        // is not a metric gets one error per use, all on the field's type.
         descriptions.push(quote! {
-            #krate::metrics::MetricDescription {
-                name: #name,
-                help: #help,
-                metric_type: <#ty as #krate::metrics::AppMetric>::TYPE,
-                unit: #unit,
-                labels: <#ty as #krate::metrics::AppMetric>::LABELS,
-                buckets: #description_buckets,
-            }
+            #krate::__private::describe_metric::<#ty>(#name, #help, #unit, #buckets)
         });
         builds.push(quote! {
-            #field: <#ty as #krate::metrics::AppMetric>::build(#build_buckets, #limit)
+            #field: <#ty as #krate::metrics::AppMetric>::build(#buckets, #limit)
         });
         registrations.push(quote! {
-            (#name, #help, #unit, #krate::metrics::GroupMetric::new(#core::clone::Clone::clone(&metrics.#field)))
+            (#name, #help, #unit, #krate::__private::group_metric::<#ty>(&metrics.#field))
         });
     }
     let group_name = ident.to_string();
@@ -119,6 +111,38 @@ pub(crate) fn expand(group: &Group) -> TokenStream {
                 module: #core::module_path!(),
                 describe: #ident::describe,
             };
+        };
+    }
+}
+
+/// What the derive emits along with its errors: the functions `register`, `global` and
+/// `describe` with their signatures, so the user's calls to them type-check and the
+/// errors shown are the derive's own. They are never run: the crate does not compile.
+pub(crate) fn stub(input: &DeriveInput, krate: &TokenStream) -> TokenStream {
+    let core = quote!(#krate::__private::core);
+    let ident = &input.ident;
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    quote! {
+        const _: () = {
+            #[automatically_derived]
+            impl #impl_generics #ident #ty_generics #where_clause {
+                /// Every metric of this struct.
+                pub fn describe() -> &'static [#krate::metrics::MetricDescription] {
+                    &[]
+                }
+
+                /// Creates the metrics and registers them all in a registry.
+                pub fn register(
+                    _: &#krate::metrics::Registry,
+                ) -> #core::result::Result<Self, #krate::Error> {
+                    #core::unreachable!()
+                }
+
+                /// The process-wide instance.
+                pub fn global() -> &'static Self {
+                    #core::unreachable!()
+                }
+            }
         };
     }
 }

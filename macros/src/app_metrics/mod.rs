@@ -1,93 +1,143 @@
 //! `#[derive(AppMetrics)]`: a struct of metrics, declared once.
 
 mod ast;
+pub(crate) mod attr;
 mod expand;
 mod valid;
 
 use darling::{FromDeriveInput, FromField};
 use proc_macro2::TokenStream;
 use quote::quote;
-use syn::DeriveInput;
 use syn::spanned::Spanned;
+use syn::{DeriveInput, FieldsNamed};
 
 use self::ast::{FieldOptions, Group, Metric, Options};
+use self::attr::{METRIC, METRICS, known_options};
 use crate::buckets::combine;
 
 pub(crate) fn derive(input: DeriveInput) -> TokenStream {
-    match try_derive(&input) {
-        Ok(tokens) => tokens,
-        Err(error) => error.to_compile_error(),
+    let mut errors = None;
+    let options = options(&input, &mut errors);
+    let krate = options
+        .krate
+        .as_ref()
+        .map_or_else(|| quote!(::rustform), |p| quote!(#p));
+    let group = match named_fields(&input) {
+        Ok(fields) => Some(group(&input, fields, options, krate.clone(), &mut errors)),
+        Err(e) => {
+            combine(&mut errors, e);
+            None
+        }
+    };
+    if let Some(group) = &group
+        && let Err(e) = valid::check(group)
+    {
+        combine(&mut errors, e);
+    }
+    match (group, errors) {
+        (Some(group), None) => expand::expand(&group),
+        (_, errors) => {
+            // The errors, and the struct's functions without metrics behind them, so code
+            // that calls `register` or `describe` adds no error of its own.
+            let mut out = errors.map(|e| e.to_compile_error()).unwrap_or_default();
+            out.extend(expand::stub(&input, &krate));
+            out
+        }
     }
 }
 
-fn try_derive(input: &DeriveInput) -> syn::Result<TokenStream> {
-    let fields = match &input.data {
-        syn::Data::Struct(s) => match &s.fields {
-            syn::Fields::Named(named) => named,
-            syn::Fields::Unnamed(unnamed) => {
-                return Err(syn::Error::new(
-                    unnamed.span(),
-                    "`AppMetrics` needs named fields: each field's name is its metric's name. \
-                     Write `struct Metrics { orders: Counter }`",
-                ));
-            }
-            syn::Fields::Unit => {
-                return Err(syn::Error::new(
-                    input.ident.span(),
-                    "`AppMetrics` needs at least one metric field, such as `orders: Counter`",
-                ));
-            }
-        },
-        syn::Data::Enum(e) => {
-            return Err(syn::Error::new(
-                e.enum_token.span(),
-                "`AppMetrics` is derived for a struct whose fields are metrics, not for an enum",
-            ));
-        }
-        syn::Data::Union(u) => {
-            return Err(syn::Error::new(
-                u.union_token.span(),
-                "`AppMetrics` is derived for a struct whose fields are metrics, not for a union",
-            ));
-        }
-    };
-    let mut errors = None;
-    if let Some(param) = input.generics.params.first() {
+/// `#[metrics(...)]` on the struct; the defaults where it does not parse.
+fn options(input: &DeriveInput, errors: &mut Option<syn::Error>) -> Options {
+    for attr in input.attrs.iter().filter(|a| a.path().is_ident("metric")) {
         combine(
-            &mut errors,
+            errors,
             syn::Error::new(
-                param.span(),
-                "`AppMetrics` cannot be generic: its metric names and types are fixed when it is compiled",
+                attr.path().span(),
+                "`#[metric(...)]` goes on a field; on the struct, write `#[metrics(...)]` \
+                 (with an `s`)",
             ),
         );
     }
-    let options = Options::from_derive_input(input).unwrap_or_else(|e| {
-        combine(&mut errors, e.into());
+    let mut input = input.clone();
+    input.attrs = known_options(&input.attrs, &METRICS, errors);
+    Options::from_derive_input(&input).unwrap_or_else(|e| {
+        combine(errors, e.into());
         Options {
             prefix: None,
             krate: None,
         }
-    });
+    })
+}
+
+/// The fields of a struct with named fields; an error for anything else.
+fn named_fields(input: &DeriveInput) -> syn::Result<&FieldsNamed> {
+    match &input.data {
+        syn::Data::Struct(s) => match &s.fields {
+            syn::Fields::Named(named) if !named.named.is_empty() => Ok(named),
+            syn::Fields::Unnamed(unnamed) => Err(syn::Error::new(
+                unnamed.span(),
+                "`AppMetrics` needs named fields: each field's name is its metric's name. \
+                 Write `struct Metrics { orders: Counter }`",
+            )),
+            _ => Err(syn::Error::new(
+                input.ident.span(),
+                "`AppMetrics` needs at least one metric field, such as `orders: Counter`",
+            )),
+        },
+        syn::Data::Enum(e) => Err(syn::Error::new(
+            e.enum_token.span(),
+            "`AppMetrics` is derived for a struct whose fields are metrics, not for an enum; \
+             write `struct Metrics { orders: Counter }`",
+        )),
+        syn::Data::Union(u) => Err(syn::Error::new(
+            u.union_token.span(),
+            "`AppMetrics` is derived for a struct whose fields are metrics, not for a union; \
+             write `struct Metrics { orders: Counter }`",
+        )),
+    }
+}
+
+/// The struct as a group of metrics; what does not parse is reported and left out.
+fn group(
+    input: &DeriveInput,
+    fields: &FieldsNamed,
+    options: Options,
+    krate: TokenStream,
+    errors: &mut Option<syn::Error>,
+) -> Group {
+    if let Some(param) = input.generics.params.first() {
+        combine(
+            errors,
+            syn::Error::new(
+                param.span(),
+                "`AppMetrics` cannot be generic: its metric names and types are fixed when it \
+                 is compiled; remove the parameter and name the types in the fields",
+            ),
+        );
+    }
     let mut metrics = Vec::new();
     for field in &fields.named {
-        match FieldOptions::from_field(field) {
+        for attr in field.attrs.iter().filter(|a| a.path().is_ident("metrics")) {
+            combine(
+                errors,
+                syn::Error::new(
+                    attr.path().span(),
+                    "`#[metrics(...)]` goes on the struct; on a field, write `#[metric(...)]` \
+                     (without the `s`)",
+                ),
+            );
+        }
+        let mut field = field.clone();
+        field.attrs = known_options(&field.attrs, &METRIC, errors);
+        match FieldOptions::from_field(&field) {
             Ok(f) => metrics.push(Metric::new(f)),
-            Err(e) => combine(&mut errors, e.into()),
+            Err(e) => combine(errors, e.into()),
         }
     }
-    let group = Group {
+    Group {
         ident: input.ident.clone(),
         prefix: options.prefix,
-        krate: options
-            .krate
-            .map_or_else(|| quote!(::rustform), |p| quote!(#p)),
+        krate,
         metrics,
-    };
-    if let Err(e) = valid::check(&group) {
-        combine(&mut errors, e);
-    }
-    match errors {
-        Some(error) => Err(error),
-        None => Ok(expand::expand(&group)),
     }
 }

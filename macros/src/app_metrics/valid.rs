@@ -1,6 +1,8 @@
 //! Checks on an `AppMetrics` struct, all run, all errors reported together.
 
+use syn::ext::IdentExt;
 use syn::spanned::Spanned;
+use syn::{PathArguments, Type};
 
 use super::ast::{Group, Kind, Metric, SUPPORTED};
 use crate::buckets::combine;
@@ -28,27 +30,64 @@ pub(crate) fn check(group: &Group) -> syn::Result<()> {
             continue;
         };
         let name = metric.exposed_name(prefix.as_deref());
-        for sample in sample_names(&name, kind) {
-            if let Some((_, first)) = taken.iter().find(|(n, _)| *n == sample) {
-                combine(
-                    &mut errors,
-                    syn::Error::new(
-                        metric.name_span(),
-                        format!(
-                            "`{}` and `{}` both expose `{sample}`; give one of them another `#[metric(name = \"...\")]`",
-                            first.ident(),
-                            metric.ident()
-                        ),
-                    ),
-                );
-                break;
-            }
+        let samples = sample_names(&name, kind);
+        let collision = samples.iter().find_map(|sample| {
+            taken
+                .iter()
+                .find(|(n, _)| n == sample)
+                .map(|(_, first)| (sample, *first))
+        });
+        if let Some((sample, first)) = collision {
+            combine(
+                &mut errors,
+                collision_error(first, metric, sample, prefix.as_deref()),
+            );
         }
-        for sample in sample_names(&name, kind) {
-            taken.push((sample, metric));
-        }
+        taken.extend(samples.into_iter().map(|sample| (sample, metric)));
     }
     errors.map_or(Ok(()), Err)
+}
+
+/// `second` exposes `sample`, which `first` already exposes.
+fn collision_error(
+    first: &Metric,
+    second: &Metric,
+    sample: &str,
+    prefix: Option<&str>,
+) -> syn::Error {
+    let fix = "give one of them another `#[metric(name = \"...\")]`";
+    let message = if first.exposed_name(prefix) == second.exposed_name(prefix) {
+        format!(
+            "`{}` and `{}` are both named `{sample}`; {fix}",
+            second.ident(),
+            first.ident()
+        )
+    } else {
+        // One family's name is a sample name of the other: its name plus a suffix.
+        let (plain, suffixed) = if first.exposed_name(prefix) == sample {
+            (first, second)
+        } else {
+            (second, first)
+        };
+        let base = suffixed.exposed_name(prefix);
+        let (noun, samples) = match suffixed.kind {
+            Some((Kind::Counter, _)) => ("counter", format!("`{base}_total` and `{base}_created`")),
+            _ => (
+                "histogram",
+                format!("`{base}_bucket`, `{base}_sum`, `{base}_count` and `{base}_created`"),
+            ),
+        };
+        let subject = if plain.ident().unraw() == sample {
+            format!("`{sample}`")
+        } else {
+            format!("`{}` (exposed as `{sample}`)", plain.ident())
+        };
+        format!(
+            "{subject} clashes with the samples of {noun} `{}`, which exposes {samples}; {fix}",
+            suffixed.ident()
+        )
+    };
+    syn::Error::new(second.name_span(), message)
 }
 
 fn check_metric(metric: &Metric, prefix: Option<&str>) -> syn::Result<()> {
@@ -57,12 +96,24 @@ fn check_metric(metric: &Metric, prefix: Option<&str>) -> syn::Result<()> {
     let Some((kind, labeled)) = metric.kind else {
         return Err(syn::Error::new(
             field.ty.span(),
-            format!(
-                "unsupported metric type: a field of an `AppMetrics` struct must be {SUPPORTED}"
-            ),
+            unsupported_type(&field.ty),
         ));
     };
-    if metric.help.is_none() {
+    if let Some(help) = &field.help
+        && help.value().trim().is_empty()
+    {
+        combine(
+            &mut errors,
+            syn::Error::new(
+                help.span(),
+                format!(
+                    "the help text of `{}` is empty: say what it measures, such as \
+                     `help = \"Orders placed\"`",
+                    metric.ident()
+                ),
+            ),
+        );
+    } else if metric.help.is_none() {
         combine(
             &mut errors,
             syn::Error::new(
@@ -75,16 +126,16 @@ fn check_metric(metric: &Metric, prefix: Option<&str>) -> syn::Result<()> {
             ),
         );
     }
-    if let Some(name) = &field.name
-        && let Some(problem) = name_part_problem(&name.value())
-    {
-        combine(
-            &mut errors,
-            syn::Error::new(
-                name.span(),
-                format!("invalid metric name \"{}\": {problem}", name.value()),
+    if let Some(problem) = name_part_problem(&metric.name_part()) {
+        let message = match &field.name {
+            Some(name) => format!("invalid metric name \"{}\": {problem}", name.value()),
+            None => format!(
+                "field `{}` cannot name a metric ({problem}); give the metric a name with \
+                 `#[metric(name = \"...\")]`",
+                metric.ident()
             ),
-        );
+        };
+        combine(&mut errors, syn::Error::new(metric.name_span(), message));
     }
     let full = metric.exposed_name(prefix);
     if full.starts_with("__") {
@@ -92,7 +143,8 @@ fn check_metric(metric: &Metric, prefix: Option<&str>) -> syn::Result<()> {
             &mut errors,
             syn::Error::new(
                 metric.name_span(),
-                "metric names starting with `__` are reserved by Prometheus",
+                "metric names starting with `__` are reserved for Prometheus' own use; choose a \
+                 name without the leading underscores",
             ),
         );
     }
@@ -109,14 +161,14 @@ fn check_metric(metric: &Metric, prefix: Option<&str>) -> syn::Result<()> {
     }
     if let Some(buckets) = &field.buckets {
         if kind == Kind::Histogram {
-            if let Err(e) = buckets.0.check() {
+            if let Err(e) = buckets.value.0.check() {
                 combine(&mut errors, e);
             }
         } else {
             combine(
                 &mut errors,
                 syn::Error::new(
-                    buckets.span(),
+                    buckets.key,
                     format!(
                         "`buckets` only applies to histograms, and `{}` is {}; remove it",
                         metric.ident(),
@@ -131,17 +183,22 @@ fn check_metric(metric: &Metric, prefix: Option<&str>) -> syn::Result<()> {
             combine(
                 &mut errors,
                 syn::Error::new(
-                    limit.span(),
+                    limit.key,
                     format!(
-                        "`cardinality_limit` only applies to labeled metrics, and `{}` has no labels; remove it",
+                        "`cardinality_limit` only applies to labeled metrics, and `{}` has no \
+                         labels; remove it",
                         metric.ident()
                     ),
                 ),
             );
-        } else if **limit == 0 {
+        } else if limit.value == 0 {
             combine(
                 &mut errors,
-                syn::Error::new(limit.span(), "the cardinality limit must be at least 1"),
+                syn::Error::new(
+                    limit.value_span,
+                    "the cardinality limit must be at least 1: it is the number of series \
+                     the metric may hold",
+                ),
             );
         }
     }
@@ -149,37 +206,85 @@ fn check_metric(metric: &Metric, prefix: Option<&str>) -> syn::Result<()> {
 }
 
 /// Why `part` cannot be (part of) a metric name, if it cannot.
-fn name_part_problem(part: &str) -> Option<&'static str> {
+fn name_part_problem(part: &str) -> Option<String> {
     let mut chars = part.chars();
     match chars.next() {
-        None => Some("it cannot be empty"),
+        None => Some("it cannot be empty".to_owned()),
         Some(c) if !(c.is_ascii_alphabetic() || c == '_') => {
-            Some("it must start with an ASCII letter or `_`")
+            Some("it must start with an ASCII letter or `_`".to_owned())
         }
-        _ if part.contains(':') => Some("colons are reserved for recording rules; use `_`"),
+        _ if part.contains(':') => {
+            Some("colons are reserved for recording rules; use `_` instead".to_owned())
+        }
         _ if !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') => {
-            Some("only ASCII letters, digits and `_` are allowed")
+            let rule = "only ASCII letters, digits and `_` are allowed";
+            if part.is_ascii() {
+                let fixed: String = part
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                    .collect();
+                Some(format!("{rule}, as in \"{fixed}\""))
+            } else {
+                Some(rule.to_owned())
+            }
         }
         _ => None,
     }
 }
 
 /// Why `unit` cannot end a metric name, if it cannot.
-fn unit_problem(unit: &str) -> Option<&'static str> {
-    if unit.is_empty() {
-        Some("a unit cannot be empty")
-    } else if unit.starts_with('_') || unit.ends_with('_') {
-        Some("a unit is appended after `_`; write it without leading or trailing `_`, like `bytes`")
-    } else if !unit
+fn unit_problem(unit: &str) -> Option<String> {
+    if unit.trim_matches('_').is_empty() {
+        return Some(
+            "a unit cannot be empty; remove `unit` or name one, like \"bytes\"".to_owned(),
+        );
+    }
+    if unit.starts_with('_') || unit.ends_with('_') {
+        return Some(format!(
+            "a unit is appended after `_`; write it without leading or trailing `_`, as \"{}\"",
+            unit.trim_matches('_')
+        ));
+    }
+    if unit
         .chars()
         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
     {
-        Some(
-            "a unit is the last part of the metric name: lowercase ASCII letters, digits and `_`, like `seconds` or `dollars`",
-        )
-    } else {
-        None
+        return None;
     }
+    let fixed: String = unit
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    let example = if fixed.is_empty() || fixed.starts_with('_') || fixed.ends_with('_') {
+        "\"seconds\" or \"bytes\"".to_owned()
+    } else {
+        format!("\"{fixed}\"")
+    };
+    Some(format!(
+        "a unit ends the metric name, so it may contain only lowercase ASCII letters, \
+         digits and `_`; write {example}"
+    ))
+}
+
+/// What to say about a field whose type is not a metric type.
+fn unsupported_type(ty: &Type) -> String {
+    if let Type::Path(path) = ty
+        && let Some(last) = path.path.segments.last()
+        && matches!(last.arguments, PathArguments::None)
+    {
+        let ident = last.ident.to_string();
+        if matches!(ident.as_str(), "CounterVec" | "GaugeVec" | "HistogramVec") {
+            return format!(
+                "`{ident}` needs its labels: write `{ident}<L>`, `L` being a struct that \
+                 derives `LabelSet`"
+            );
+        }
+    }
+    format!(
+        "unsupported metric type: each field of an `AppMetrics` struct must be one of \
+         {SUPPORTED} (named as such, not through a type alias)"
+    )
 }
 
 /// Every name a family's exposition uses (as the registry checks at run time).

@@ -69,7 +69,7 @@ impl Buckets {
                 "linear width must be positive, found {width}"
             )));
         }
-        Buckets::new((0..count).map(|i| start + width * i as f64))
+        Buckets::new((0..count).map(|i| tidy(start + width * i as f64)))
     }
 
     /// `count` buckets starting at `start`, each `factor` times the previous.
@@ -84,7 +84,7 @@ impl Buckets {
                 "exponential factor must exceed 1, found {factor}"
             )));
         }
-        Buckets::new((0..count).map(|i| start * factor.powi(i as i32)))
+        Buckets::new((0..count).map(|i| tidy(start * factor.powi(i as i32))))
     }
 
     /// The upper bounds, without the implicit `+Inf`.
@@ -144,6 +144,12 @@ impl PartialEq for Buckets {
     }
 }
 
+/// A computed bound rounded to 15 significant digits, so `linear(0.1, 0.1, 3)` gives
+/// `0.3`, not `0.30000000000000004`.
+fn tidy(value: f64) -> f64 {
+    format!("{value:.14e}").parse().unwrap_or(value)
+}
+
 fn invalid(reason: String) -> Error {
     Error::InvalidBuckets { reason }
 }
@@ -172,6 +178,18 @@ mod tests {
         assert!(Buckets::linear(0.0, 0.0, 3).is_err());
         assert!(Buckets::exponential(0.0, 2.0, 3).is_err());
         assert!(Buckets::exponential(1.0, 1.0, 3).is_err());
+    }
+
+    #[test]
+    fn computed_series_have_no_float_noise() {
+        assert_eq!(
+            Buckets::linear(0.1, 0.1, 5).unwrap().bounds(),
+            &[0.1, 0.2, 0.3, 0.4, 0.5]
+        );
+        assert_eq!(
+            Buckets::exponential(0.001, 3.0, 3).unwrap().bounds(),
+            &[0.001, 0.003, 0.009]
+        );
     }
 
     #[test]

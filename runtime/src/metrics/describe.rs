@@ -45,6 +45,11 @@ impl MetricDescription {
 /// A metric type `#[derive(AppMetrics)]` can declare: how to build it from the field's
 /// `#[metric(...)]` options, and what it is. Implemented for [`Counter`], [`Gauge`],
 /// [`Histogram`] and their labeled [`MetricVec`]s.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a metric type `#[derive(AppMetrics)]` can declare",
+    label = "not a rustform metric type",
+    note = "use Counter, Gauge, Histogram, CounterVec<L>, GaugeVec<L> or HistogramVec<L> from rustform::metrics, with L a `#[derive(LabelSet)]` struct"
+)]
 pub trait AppMetric: super::Metric + Clone + Sized {
     /// The family type.
     const TYPE: MetricType;

@@ -17,6 +17,11 @@ use std::borrow::Cow;
 /// assert_eq!(<bool as LabelValue>::CARDINALITY, Some(2));
 /// assert_eq!(404u16.with_str(str::to_owned), "404");
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a label value",
+    label = "not a label value",
+    note = "label values are enums with `#[derive(LabelValue)]`, `bool`, integers, `&'static str` or `String`"
+)]
 pub trait LabelValue {
     /// `Some(n)` when the type has exactly `n` values (an enum, `bool`); `None` when its
     /// values are open-ended (strings, integers).
@@ -46,6 +51,11 @@ pub trait LabelValue {
 /// A set whose fields all have a fixed cardinality (enums, `bool`) has
 /// `CARDINALITY = Some(product)`: a [`MetricVec`](super::MetricVec) over it creates every
 /// series at registration and looks them up by [`dense_index`](Self::dense_index).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a label set",
+    label = "not a label set",
+    note = "the labels of CounterVec<L>, GaugeVec<L> and HistogramVec<L> are a struct with `#[derive(LabelSet)]`"
+)]
 pub trait LabelSet: Send + Sync + 'static {
     /// The label names, in field order.
     const NAMES: &'static [&'static str];

@@ -1,0 +1,11 @@
+use rustform::AppMetrics;
+
+#[derive(AppMetrics)]
+struct Metrics {
+    /// Requests served
+    requests: prometheus::IntCounter,
+}
+
+fn main() {
+    let _ = Metrics::describe();
+}

@@ -1,0 +1,14 @@
+use rustform::AppMetrics;
+use rustform::metrics::{Counter, Registry};
+
+#[derive(AppMetrics)]
+#[metrics(prefix = "my-shop")]
+struct ShopMetrics {
+    /// Orders placed
+    orders: Counter,
+}
+
+fn main() {
+    let metrics = ShopMetrics::register(&Registry::new()).unwrap();
+    metrics.orders.inc();
+}
