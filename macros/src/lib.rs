@@ -1,6 +1,9 @@
 //! Procedural macros of rustform. Use them through the `rustform` crate, which documents
 //! them and provides what their expansions call.
 
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
 mod app_metrics;
 mod buckets;
 mod error_label;
