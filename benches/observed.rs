@@ -6,8 +6,8 @@
 //!
 //! Tracing set-up: the global default subscriber is `registry()` behind a `WARN` level
 //! filter, so the `INFO` spans of `#[observed]` are filtered out, as in a service that
-//! logs warnings only. The variants with an enabled span run under a scoped
-//! `registry()` with no layers (`tracing::subscriber::with_default`).
+//! logs warnings only. The variants with an enabled span run under a scoped `registry()`
+//! that records nothing (`tracing::subscriber::with_default`, see [`span_enabled`]).
 //!
 //! Run with `cargo bench --bench observed`.
 
@@ -23,7 +23,7 @@ use criterion::{
 };
 use rustform::observed;
 use tracing_subscriber::filter::LevelFilter;
-use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::layer::{Identity, SubscriberExt};
 
 /// autometrics' default duration buckets (and `function_calls_duration_seconds`').
 const AUTOMETRICS_BUCKETS: [f64; 14] = [
@@ -184,8 +184,8 @@ fn on_two_threads<F: Fn() + Sync>(iters: u64, call: F) -> Duration {
     std::thread::scope(|scope| {
         let threads = [(); 2].map(|()| {
             scope.spawn(|| {
-                // Touch the metrics once (the thread's stripe, its thread locals) before
-                // the clock starts, like any thread that has run before.
+                // Touch the metrics once (the thread's metric slot, its thread locals)
+                // before the clock starts, like any thread that has run before.
                 call();
                 barrier.wait();
                 let start = Instant::now();
@@ -220,8 +220,8 @@ fn per_call(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("per_call");
     group
-        .warm_up_time(Duration::from_secs(2))
-        .measurement_time(Duration::from_secs(5))
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4))
         .sample_size(100);
 
     single_thread_filtered(&mut group, &floor);
@@ -245,6 +245,15 @@ fn single_thread_filtered(group: &mut BenchmarkGroup<'_, WallTime>, floor: &Floo
         b.iter(|| {
             let start = Instant::now();
             black_box(start.elapsed())
+        });
+    });
+    // The clock rustform times calls with: the time-stamp counter through a
+    // `quanta::Clock`, where it is invariant.
+    let tsc = quanta::Clock::new();
+    group.bench_function("two_tsc_clock_reads", |b| {
+        b.iter(|| {
+            let start = tsc.now();
+            black_box(tsc.now().saturating_duration_since(start))
         });
     });
     group.bench_function("floor", |b| {
@@ -278,9 +287,16 @@ fn single_thread_filtered(group: &mut BenchmarkGroup<'_, WallTime>, floor: &Floo
     });
 }
 
-/// Variants whose span is enabled, under `registry()` with no layers.
+/// Variants whose span is enabled, under `registry()` with only the no-op layer.
+///
+/// A `Registry` with no layer at all never frees a closed span (tokio-rs/tracing#900):
+/// every call would leak its span data, memory would grow by about 100 bytes per call,
+/// and the slab's growth would stall single samples for hundreds of milliseconds. The
+/// no-op `Identity` layer makes the registry free closed spans, as in any set-up with at
+/// least one layer, and records nothing.
 fn span_enabled(group: &mut BenchmarkGroup<'_, WallTime>) {
-    tracing::subscriber::with_default(tracing_subscriber::registry(), || {
+    let subscriber = tracing_subscriber::registry().with(Identity::new());
+    tracing::subscriber::with_default(subscriber, || {
         assert!(tracing::enabled!(tracing::Level::INFO));
         group.bench_function("observed_span_enabled", |b| {
             b.iter(|| observed_add(black_box(1), black_box(2)));
@@ -300,6 +316,15 @@ fn two_threads(group: &mut BenchmarkGroup<'_, WallTime>, floor: &Floor) {
         b.iter_custom(|iters| {
             on_two_threads(iters, || {
                 black_box(observed_add(black_box(1), black_box(2)));
+            })
+        });
+    });
+    // Two threads sharing no data: what running two threads at once costs by itself on
+    // the machine (shared core resources, clock frequency), the baseline for the others.
+    group.bench_function("two_threads/two_clock_reads", |b| {
+        b.iter_custom(|iters| {
+            on_two_threads(iters, || {
+                black_box(Instant::now().elapsed());
             })
         });
     });

@@ -35,6 +35,7 @@
 #![deny(unsafe_code)]
 
 pub mod catalog;
+mod clock;
 mod error;
 mod error_label;
 pub mod metrics;

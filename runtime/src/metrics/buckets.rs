@@ -159,8 +159,19 @@ impl Layout {
     /// above every bound go to `+Inf`.
     #[inline]
     pub(crate) fn index(&self, value: f64) -> usize {
-        self.bounds
-            .partition_point(|b| *b < value || value.is_nan())
+        if self.bounds.len() <= 32 {
+            // Most observations fall in the first few buckets (a short call, a small
+            // payload): a scan from the start usually stops at its first comparison.
+            // `NaN` compares false with every bound and lands in `+Inf`.
+            self.bounds
+                .iter()
+                .position(|b| value <= *b)
+                .unwrap_or(self.bounds.len())
+        } else if value.is_nan() {
+            self.bounds.len()
+        } else {
+            self.bounds.partition_point(|b| *b < value)
+        }
     }
 }
 
@@ -190,6 +201,17 @@ mod tests {
             Buckets::exponential(0.001, 3.0, 3).unwrap().bounds(),
             &[0.001, 0.003, 0.009]
         );
+    }
+
+    #[test]
+    fn long_layouts_search_the_same_way() {
+        let b = Buckets::linear(1.0, 1.0, 100).unwrap();
+        let l = b.layout();
+        assert_eq!(l.index(0.5), 0);
+        assert_eq!(l.index(50.0), 49);
+        assert_eq!(l.index(50.5), 50);
+        assert_eq!(l.index(1000.0), 100);
+        assert_eq!(l.index(f64::NAN), 100);
     }
 
     #[test]

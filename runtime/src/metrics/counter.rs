@@ -57,6 +57,12 @@ impl Counter {
         self.core.cells.add(n);
     }
 
+    /// Adds one in `slot`'s stripe (the calling thread's, looked up once by the caller).
+    #[inline]
+    pub(crate) fn inc_in(&self, slot: super::shard::Slot) {
+        self.core.cells.add_in(slot, 1);
+    }
+
     /// Adds `n` and keeps `exemplar` as the counter's latest example (OpenMetrics shows it).
     pub fn inc_by_with_exemplar(&self, n: u64, exemplar: Exemplar) {
         self.inc_by(n);

@@ -6,7 +6,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{LazyLock, Mutex, OnceLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// An example observation with the trace it came from, shown by OpenMetrics after the
 /// sample (`… # {trace_id="…",span_id="…"} 0.27 1700000000.123`) so a dashboard can jump
@@ -87,11 +87,11 @@ fn hex(bytes: &[u8]) -> String {
 /// How often an automatically offered exemplar may replace the one a bucket holds.
 pub(crate) const OFFER_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Nanoseconds since a process-wide origin, for throttling (never 0).
-pub(crate) fn monotonic_nanos(now: Instant) -> u64 {
-    static ORIGIN: LazyLock<Instant> = LazyLock::new(Instant::now);
-    let nanos = now.saturating_duration_since(*ORIGIN).as_nanos();
-    u64::try_from(nanos).unwrap_or(u64::MAX).max(1)
+/// Nanoseconds since a process-wide origin, from a raw clock reading, for throttling
+/// (never 0).
+pub(crate) fn monotonic_nanos(raw_now: u64) -> u64 {
+    static ORIGIN: LazyLock<u64> = LazyLock::new(crate::clock::raw);
+    crate::clock::nanos_between(*ORIGIN, raw_now).max(1)
 }
 
 /// The latest exemplar of one sample. Written only when an exemplar is recorded, so it

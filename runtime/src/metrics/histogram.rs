@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::buckets::{Buckets, Layout};
 use super::encode::{MetricType, SampleWriter};
@@ -56,12 +56,18 @@ impl Histogram {
     /// Records one observation.
     #[inline]
     pub fn observe(&self, value: f64) {
+        self.observe_in(thread_slot(), value);
+    }
+
+    /// Records one observation in `slot`'s stripe (the calling thread's, looked up once
+    /// by the caller).
+    #[inline]
+    pub(crate) fn observe_in(&self, slot: super::shard::Slot, value: f64) {
         let core = &*self.core;
         let bucket = core.layout.index(value);
-        let slot = thread_slot();
-        core.cells.add(slot, bucket, 1);
-        core.cells
-            .add_f64(slot, core.layout.bounds.len() + 1, value);
+        let stripe = core.cells.stripe(slot);
+        stripe.add(bucket, 1);
+        stripe.add_f64(core.layout.bounds.len() + 1, value);
     }
 
     /// Records a duration, in seconds.
@@ -121,7 +127,7 @@ impl Histogram {
     pub fn start_timer(&self) -> HistogramTimer<'_> {
         HistogramTimer {
             histogram: self,
-            start: Instant::now(),
+            start: crate::clock::now(),
         }
     }
 
@@ -177,12 +183,13 @@ impl fmt::Debug for Histogram {
 #[must_use = "the timer observes when it is dropped; bind it to a variable"]
 pub struct HistogramTimer<'a> {
     histogram: &'a Histogram,
-    start: Instant,
+    start: crate::clock::Instant,
 }
 
 impl Drop for HistogramTimer<'_> {
     fn drop(&mut self) {
-        self.histogram.observe_duration(self.start.elapsed());
+        self.histogram
+            .observe_duration(crate::clock::now().saturating_duration_since(self.start));
     }
 }
 

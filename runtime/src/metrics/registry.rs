@@ -415,6 +415,9 @@ pub fn default_registry() -> &'static Registry {
     // Once, on first use: resolving the observed functions uses this registry again,
     // which then finds the flag already set.
     if !PRELOADED.load(Ordering::Acquire) && !PRELOADED.swap(true, Ordering::AcqRel) {
+        // The call clock calibrates on first use (under a millisecond): do it here, not in
+        // the first observed call.
+        let _ = crate::clock::now();
         crate::catalog::preload_observed_functions();
     }
     registry

@@ -122,7 +122,13 @@ impl StripedU64 {
     /// Adds `n` (wrapping) in the calling thread's stripe.
     #[inline]
     pub(crate) fn add(&self, n: u64) {
-        let slot = thread_slot();
+        self.add_in(thread_slot(), n);
+    }
+
+    /// Adds `n` (wrapping) in `slot`'s stripe (the calling thread's, looked up once for
+    /// several updates).
+    #[inline]
+    pub(crate) fn add_in(&self, slot: Slot, n: u64) {
         let cell = &self.lines[slot.stripe].0[0];
         if slot.owned {
             // Only this thread writes this stripe.
@@ -172,39 +178,13 @@ impl Stripes {
         &self.lines[line].0[index % SLOTS_PER_LINE]
     }
 
-    /// Adds `n` (wrapping) to value `index` of `slot`'s stripe.
+    /// The values of `slot`'s stripe, found once for several updates.
     #[inline]
-    pub(crate) fn add(&self, slot: Slot, index: usize, n: u64) {
-        let cell = self.cell(slot.stripe, index);
-        if slot.owned {
-            // Only this thread writes this stripe.
-            cell.store(
-                cell.load(Ordering::Relaxed).wrapping_add(n),
-                Ordering::Relaxed,
-            );
-        } else {
-            cell.fetch_add(n, Ordering::Relaxed);
-        }
-    }
-
-    /// Adds `delta` to value `index` of `slot`'s stripe, read as `f64` bits.
-    #[inline]
-    pub(crate) fn add_f64(&self, slot: Slot, index: usize, delta: f64) {
-        let cell = self.cell(slot.stripe, index);
-        let mut current = cell.load(Ordering::Relaxed);
-        if slot.owned {
-            cell.store(
-                (f64::from_bits(current) + delta).to_bits(),
-                Ordering::Relaxed,
-            );
-            return;
-        }
-        loop {
-            let next = (f64::from_bits(current) + delta).to_bits();
-            match cell.compare_exchange_weak(current, next, Ordering::Relaxed, Ordering::Relaxed) {
-                Ok(_) => return,
-                Err(actual) => current = actual,
-            }
+    pub(crate) fn stripe(&self, slot: Slot) -> Stripe<'_> {
+        let start = slot.stripe * self.lines_per_stripe;
+        Stripe {
+            lines: &self.lines[start..start + self.lines_per_stripe],
+            owned: slot.owned,
         }
     }
 
@@ -220,6 +200,55 @@ impl Stripes {
         (0..self.count)
             .map(|s| f64::from_bits(self.cell(s, index).load(Ordering::Relaxed)))
             .sum()
+    }
+}
+
+/// One stripe of a [`Stripes`], for the calling thread.
+pub(crate) struct Stripe<'a> {
+    lines: &'a [Line],
+    owned: bool,
+}
+
+impl Stripe<'_> {
+    #[inline]
+    fn cell(&self, index: usize) -> &AtomicU64 {
+        &self.lines[index / SLOTS_PER_LINE].0[index % SLOTS_PER_LINE]
+    }
+
+    /// Adds `n` (wrapping) to value `index`.
+    #[inline]
+    pub(crate) fn add(&self, index: usize, n: u64) {
+        let cell = self.cell(index);
+        if self.owned {
+            // Only this thread writes this stripe.
+            cell.store(
+                cell.load(Ordering::Relaxed).wrapping_add(n),
+                Ordering::Relaxed,
+            );
+        } else {
+            cell.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Adds `delta` to value `index`, read as `f64` bits.
+    #[inline]
+    pub(crate) fn add_f64(&self, index: usize, delta: f64) {
+        let cell = self.cell(index);
+        let mut current = cell.load(Ordering::Relaxed);
+        if self.owned {
+            cell.store(
+                (f64::from_bits(current) + delta).to_bits(),
+                Ordering::Relaxed,
+            );
+            return;
+        }
+        loop {
+            let next = (f64::from_bits(current) + delta).to_bits();
+            match cell.compare_exchange_weak(current, next, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return,
+                Err(actual) => current = actual,
+            }
+        }
     }
 }
 
@@ -241,14 +270,11 @@ mod tests {
     fn sums_cover_every_stripe() {
         let s = Stripes::new(2);
         for stripe in 0..s.count {
-            s.add(
-                Slot {
-                    stripe,
-                    owned: false,
-                },
-                1,
-                stripe as u64 + 1,
-            );
+            s.stripe(Slot {
+                stripe,
+                owned: false,
+            })
+            .add(1, stripe as u64 + 1);
         }
         let n = s.count as u64;
         assert_eq!(s.sum(1), n * (n + 1) / 2);
@@ -304,7 +330,7 @@ mod tests {
                 scope.spawn(|| {
                     barrier.wait();
                     for _ in 0..10_000 {
-                        s.add(thread_slot(), 0, 1);
+                        s.stripe(thread_slot()).add(0, 1);
                     }
                 });
             }

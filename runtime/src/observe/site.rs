@@ -3,11 +3,11 @@
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex, OnceLock};
-use std::time::Instant;
 
 use tracing::Span;
 
 use crate::metrics::family::Family;
+use crate::metrics::shard::{Slot, thread_slot};
 use crate::metrics::{Buckets, Counter, Histogram, InFlight, default_registry};
 
 /// What the macro knows about an observed function, fixed at compile time.
@@ -390,38 +390,39 @@ impl Outcomes {
     }
 
     #[inline]
-    fn record(&self, id: &Identity, ending: &Ending) {
+    fn record(&self, id: &Identity, ending: &Ending, slot: Slot) {
         match *ending {
             Ending::Returned(Outcome {
                 error: false,
                 label: None,
-            }) => self.ok.inc(),
+            }) => self.ok.inc_in(slot),
             Ending::Returned(Outcome {
                 error: true,
                 label: None,
-            }) => self.error.inc(),
+            }) => self.error.inc_in(slot),
             Ending::Returned(Outcome {
                 error: false,
                 label: Some(label),
             }) => {
                 self.ok_kinds
-                    .inc(label, || self.counter(id, "ok", Some(("ok", label))));
+                    .inc(label, slot, || self.counter(id, "ok", Some(("ok", label))));
             }
             Ending::Returned(Outcome {
                 error: true,
                 label: Some(label),
             }) => {
-                self.error_kinds
-                    .inc(label, || self.counter(id, "error", Some(("error", label))));
+                self.error_kinds.inc(label, slot, || {
+                    self.counter(id, "error", Some(("error", label)))
+                });
             }
             Ending::Panicked => self
                 .panic
                 .get_or_init(|| self.counter(id, "error", Some(("error", "panic"))))
-                .inc(),
+                .inc_in(slot),
             Ending::Cancelled => self
                 .cancelled
                 .get_or_init(|| self.counter(id, "cancelled", None))
-                .inc(),
+                .inc_in(slot),
         }
     }
 }
@@ -439,20 +440,20 @@ struct KindCache {
 impl KindCache {
     /// Increments the counter for `label`; `lookup` finds it in the family (idempotent).
     #[inline]
-    fn inc(&self, label: &'static str, lookup: impl Fn() -> Counter) {
-        for slot in &self.slots {
-            let (held, counter) = match slot.get() {
+    fn inc(&self, label: &'static str, stripe: Slot, lookup: impl Fn() -> Counter) {
+        for entry in &self.slots {
+            let (held, counter) = match entry.get() {
                 Some(entry) => entry,
-                // Another thread may fill the slot first with another label: then this
-                // slot is not ours and the scan goes on.
-                None => slot.get_or_init(|| (label, lookup())),
+                // Another thread may fill the entry first with another label: then this
+                // entry is not ours and the scan goes on.
+                None => entry.get_or_init(|| (label, lookup())),
             };
             if same_label(held, label) {
-                counter.inc();
+                counter.inc_in(stripe);
                 return;
             }
         }
-        lookup().inc();
+        lookup().inc_in(stripe);
     }
 }
 
@@ -512,7 +513,8 @@ pub(crate) fn restore_current(previous: Option<&'static SiteState>) {
 pub(crate) struct CallState {
     state: &'static SiteState,
     outcomes: &'static Outcomes,
-    start: Instant,
+    /// A raw clock reading.
+    start: u64,
 }
 
 impl CallState {
@@ -531,24 +533,25 @@ impl CallState {
         CallState {
             state,
             outcomes,
-            start: Instant::now(),
+            start: crate::clock::raw(),
         }
     }
 
     /// Records how the call ended.
     #[inline]
     pub(crate) fn end(self, ending: Ending, span: &Span) {
-        let now = Instant::now();
-        let seconds = now.saturating_duration_since(self.start).as_secs_f64();
-        self.state.duration.observe(seconds);
+        let end = crate::clock::raw();
+        let seconds = crate::clock::nanos_between(self.start, end) as f64 * 1e-9;
+        let slot = thread_slot();
+        self.state.duration.observe_in(slot, seconds);
         if !span.is_disabled() && crate::metrics::exemplar::has_source() {
-            let nanos = crate::metrics::exemplar::monotonic_nanos(now);
+            let nanos = crate::metrics::exemplar::monotonic_nanos(end);
             self.state.duration.offer_exemplar(seconds, nanos);
         }
         if let Some(gauge) = &self.state.concurrent {
             gauge.exit();
         }
-        self.outcomes.record(&self.state.id, &ending);
+        self.outcomes.record(&self.state.id, &ending, slot);
         match ending {
             Ending::Returned(Outcome { error: true, .. }) => mark_error(span, None),
             Ending::Panicked => mark_error(span, Some("panic")),
