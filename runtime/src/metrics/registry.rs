@@ -1,9 +1,10 @@
 //! [`Registry`]: the named metric families of a process, and their exposition.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::panic::Location;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, LazyLock, RwLock};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock, OnceLock, RwLock};
 
 use super::encode::{Format, MetricType, write_header};
 use super::name::check_metric_name;
@@ -410,15 +411,23 @@ fn sample_names(base: &str, metric_type: MetricType) -> Vec<String> {
 /// ```
 pub fn default_registry() -> &'static Registry {
     static DEFAULT: LazyLock<Registry> = LazyLock::new(Registry::new);
-    static PRELOADED: AtomicBool = AtomicBool::new(false);
+    static PRELOADED: OnceLock<()> = OnceLock::new();
+    thread_local! {
+        static PRELOADING: Cell<bool> = const { Cell::new(false) };
+    }
     let registry = &*DEFAULT;
-    // Once, on first use: resolving the observed functions uses this registry again,
-    // which then finds the flag already set.
-    if !PRELOADED.load(Ordering::Acquire) && !PRELOADED.swap(true, Ordering::AcqRel) {
-        // The call clock calibrates on first use (under a millisecond): do it here, not in
-        // the first observed call.
-        let _ = crate::clock::now();
-        crate::catalog::preload_observed_functions();
+    // Once, on first use, every linked observed function is resolved. Resolving uses
+    // this registry again from the same thread, which must pass (the flag); any other
+    // thread waits until the preload is done, so it never sees it half-way.
+    if PRELOADED.get().is_none() && !PRELOADING.try_with(Cell::get).unwrap_or(true) {
+        let _ = PRELOADING.try_with(|p| p.set(true));
+        PRELOADED.get_or_init(|| {
+            // The call clock calibrates on first use (under a millisecond): do it here,
+            // not in the first observed call.
+            let _ = crate::clock::now();
+            crate::catalog::preload_observed_functions();
+        });
+        let _ = PRELOADING.try_with(|p| p.set(false));
     }
     registry
 }
