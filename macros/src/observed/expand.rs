@@ -12,10 +12,16 @@ use syn::{Block, Expr, FnArg, Pat, ReturnType, Stmt, Type};
 
 use super::ast::{Function, Owner, Shape, boxed_async};
 
-/// The new body of `f`.
-pub(crate) fn body(f: &Function) -> Block {
+/// The new body of `f`. The generated tokens always form a block; should they not, the
+/// failure is a compile error on the function, not a panic in the macro.
+pub(crate) fn body(f: &Function) -> syn::Result<Block> {
     let tokens = Body::new(f).tokens();
-    syn::parse2(tokens).expect("the generated body is a block")
+    syn::parse2(tokens).map_err(|e| {
+        syn::Error::new(
+            f.sig.ident.span(),
+            format!("`#[observed]` could not instrument this function ({e}); please report it with the function's signature"),
+        )
+    })
 }
 
 struct Body<'a> {

@@ -60,7 +60,7 @@ fn try_expand(attr: TokenStream, item: TokenStream) -> Result<TokenStream, Failu
             if let Some(error) = errors {
                 return Err((error, item));
             }
-            let body = expand::body(&model);
+            let body = expand::body(&model).map_err(|e| (e, item.clone()))?;
             function.block = Box::new(body);
             Ok(function.into_token_stream())
         }
@@ -144,8 +144,8 @@ fn expand_impl(attr: TokenStream, mut imp: ItemImpl) -> Result<TokenStream, Fail
         }
         let args = inner.or(&outer);
         let model = Function::new(&method.sig, &method.block, args, Some(owner.clone()));
-        match valid::check_function(&model) {
-            Ok(()) => bodies.push((index, expand::body(&model))),
+        match valid::check_function(&model).and_then(|()| expand::body(&model)) {
+            Ok(body) => bodies.push((index, body)),
             Err(e) => combine(&mut errors, e),
         }
     }
