@@ -76,15 +76,24 @@ fn series_in(module: &str, function: &str) -> Vec<(Vec<(String, String)>, u64)> 
         .collect()
 }
 
+/// The value of `metric`'s series of `function` with exactly these extra labels.
+fn value_of(
+    metric: &str,
+    module: &str,
+    function: &str,
+    extra: &[(&str, &str)],
+) -> Option<MetricValue> {
+    let service = service();
+    let labels = full_labels(function, module, &service, extra);
+    default_registry().snapshot().get(metric, &labels).cloned()
+}
+
 /// The count of the `function_calls_total` series with exactly these labels.
 fn calls_in(module: &str, function: &str, extra: &[(&str, &str)]) -> u64 {
     let service = service();
     let labels = full_labels(function, module, &service, extra);
-    match default_registry()
-        .snapshot()
-        .get("function_calls_total", &labels)
-    {
-        Some(MetricValue::Counter(n)) => *n,
+    match value_of("function_calls_total", module, function, extra) {
+        Some(MetricValue::Counter(n)) => n,
         other => panic!(
             "no function_calls_total series {labels:?} (found {other:?}); the series of \
              {function} are {:?}",
@@ -117,24 +126,16 @@ fn assert_calls(function: &str, expected: &[(&[(&str, &str)], u64)]) {
 
 /// Whether a `function_calls_total` series with exactly these labels exists.
 fn has_calls_series(function: &str, extra: &[(&str, &str)]) -> bool {
-    let service = service();
-    let labels = full_labels(function, MODULE, &service, extra);
-    default_registry()
-        .snapshot()
-        .get("function_calls_total", &labels)
-        .is_some()
+    value_of("function_calls_total", MODULE, function, extra).is_some()
 }
 
 /// The `function_calls_duration_seconds` series of `function` with these extra labels.
 fn duration_in(module: &str, function: &str, extra: &[(&str, &str)]) -> HistogramValue {
-    let service = service();
-    let labels = full_labels(function, module, &service, extra);
-    match default_registry()
-        .snapshot()
-        .get("function_calls_duration_seconds", &labels)
-    {
-        Some(MetricValue::Histogram(h)) => h.clone(),
-        other => panic!("no function_calls_duration_seconds series {labels:?}: {other:?}"),
+    match value_of("function_calls_duration_seconds", module, function, extra) {
+        Some(MetricValue::Histogram(h)) => h,
+        other => panic!(
+            "no function_calls_duration_seconds series of {function} with {extra:?}: {other:?}"
+        ),
     }
 }
 
