@@ -106,6 +106,20 @@ pub(crate) fn thread_slot() -> Slot {
     })
 }
 
+/// Adds `n` (wrapping) to `cell`: with a plain load and store when the calling thread
+/// owns the stripe (no other thread writes it), else atomically.
+#[inline]
+fn add_to(cell: &AtomicU64, owned: bool, n: u64) {
+    if owned {
+        cell.store(
+            cell.load(Ordering::Relaxed).wrapping_add(n),
+            Ordering::Relaxed,
+        );
+    } else {
+        cell.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
 /// One striped `u64` (a counter, an in-flight gauge): a cache line per stripe, found by
 /// the stripe number alone.
 pub(crate) struct StripedU64 {
@@ -129,16 +143,7 @@ impl StripedU64 {
     /// several updates).
     #[inline]
     pub(crate) fn add_in(&self, slot: Slot, n: u64) {
-        let cell = &self.lines[slot.stripe].0[0];
-        if slot.owned {
-            // Only this thread writes this stripe.
-            cell.store(
-                cell.load(Ordering::Relaxed).wrapping_add(n),
-                Ordering::Relaxed,
-            );
-        } else {
-            cell.fetch_add(n, Ordering::Relaxed);
-        }
+        add_to(&self.lines[slot.stripe].0[0], slot.owned, n);
     }
 
     /// The sum over every stripe (wrapping).
@@ -218,16 +223,7 @@ impl Stripe<'_> {
     /// Adds `n` (wrapping) to value `index`.
     #[inline]
     pub(crate) fn add(&self, index: usize, n: u64) {
-        let cell = self.cell(index);
-        if self.owned {
-            // Only this thread writes this stripe.
-            cell.store(
-                cell.load(Ordering::Relaxed).wrapping_add(n),
-                Ordering::Relaxed,
-            );
-        } else {
-            cell.fetch_add(n, Ordering::Relaxed);
-        }
+        add_to(self.cell(index), self.owned, n);
     }
 
     /// Adds `delta` to value `index`, read as `f64` bits.
