@@ -1,0 +1,97 @@
+//! Prometheus' rules for metric and label names, with the fix in each message. Shared by
+//! the configuration, the registry and the macros.
+
+/// Why `name` is not a valid metric name, if it is not.
+///
+/// ```
+/// use rustform_config::names::metric_name_problem;
+///
+/// assert_eq!(metric_name_problem("orders_total"), None);
+/// assert!(metric_name_problem("orders-total").unwrap().contains("only ASCII letters"));
+/// ```
+pub fn metric_name_problem(name: &str) -> Option<&'static str> {
+    if name.contains(':') {
+        return Some("colons are reserved for recording rules; use `_` instead");
+    }
+    common_problem(name, "a metric name")
+}
+
+/// Why `name` is not a valid label name for user labels, if it is not.
+///
+/// ```
+/// use rustform_config::names::label_name_problem;
+///
+/// assert_eq!(label_name_problem("status"), None);
+/// assert!(label_name_problem("le").unwrap().contains("reserved"));
+/// ```
+pub fn label_name_problem(name: &str) -> Option<&'static str> {
+    if let Some(problem) = common_problem(name, "a label name") {
+        return Some(problem);
+    }
+    if name == "le" || name == "quantile" {
+        return Some(
+            "`le` and `quantile` are reserved for histogram and summary buckets; choose \
+             another name",
+        );
+    }
+    None
+}
+
+fn common_problem(name: &str, what: &str) -> Option<&'static str> {
+    let label = what == "a label name";
+    let mut chars = name.chars();
+    match chars.next() {
+        None if label => return Some("a label name cannot be empty; give one, such as `tier`"),
+        None => return Some("a metric name cannot be empty; give one, such as `orders_total`"),
+        Some(c) if !(c.is_ascii_alphabetic() || c == '_') => {
+            return Some(if label {
+                "a label name must start with an ASCII letter or `_`; rename it"
+            } else {
+                "a metric name must start with an ASCII letter or `_`; rename it"
+            });
+        }
+        _ => {}
+    }
+    if !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Some(if label {
+            "a label name may contain only ASCII letters, digits and `_`; rename it"
+        } else {
+            "a metric name may contain only ASCII letters, digits and `_`; rename it"
+        });
+    }
+    if name.starts_with("__") {
+        return Some(if label {
+            "label names starting with `__` are reserved for Prometheus' own use; choose a \
+             name without the leading underscores"
+        } else {
+            "metric names starting with `__` are reserved for Prometheus' own use; choose a \
+             name without the leading underscores"
+        });
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metric_names() {
+        for good in ["a", "_a", "http_requests", "A9_b"] {
+            assert_eq!(metric_name_problem(good), None, "{good}");
+        }
+        for bad in ["", "9a", "a-b", "a:b", "__a", "é"] {
+            assert!(metric_name_problem(bad).is_some(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn label_names() {
+        for good in ["a", "_a", "status_code"] {
+            assert_eq!(label_name_problem(good), None, "{good}");
+        }
+        for bad in ["", "1a", "a.b", "__name__", "le", "quantile"] {
+            assert!(label_name_problem(bad).is_some(), "{bad}");
+        }
+    }
+}
