@@ -17,6 +17,8 @@ pub(crate) type Lookup<'e> = &'e dyn Fn(&str) -> Option<String>;
 /// The decoding state: where variables come from and what has gone wrong so far.
 pub(crate) struct Decoder<'e> {
     lookup: Lookup<'e>,
+    /// The document's text, to quote a value as it was written.
+    source: &'e str,
     warn_unset: bool,
     pub(crate) problems: Vec<Problem>,
     pub(crate) warnings: Vec<Problem>,
@@ -69,9 +71,10 @@ pub(crate) fn join(path: &str, key: &str) -> String {
 }
 
 impl<'e> Decoder<'e> {
-    pub(crate) fn new(lookup: Lookup<'e>, warn_unset: bool) -> Decoder<'e> {
+    pub(crate) fn new(source: &'e str, lookup: Lookup<'e>, warn_unset: bool) -> Decoder<'e> {
         Decoder {
             lookup,
+            source,
             warn_unset,
             problems: Vec::new(),
             warnings: Vec::new(),
@@ -198,14 +201,30 @@ impl<'e> Decoder<'e> {
             Scalar::Str { text, .. } => Some(text),
             other => {
                 let found = other.describe();
+                // Quote the value as written: YAML reads `1.10` as the number 1.1.
+                let written = self.written(node.at).unwrap_or_else(|| found.clone());
                 self.error(
                     path,
                     node.at,
-                    format!("expected {WHAT}, found {found}; write it in quotes: \"{found}\""),
+                    format!("expected {WHAT}, found {found}; write it in quotes: \"{written}\""),
                 );
                 None
             }
         }
+    }
+
+    /// A plain scalar's text as written at `at`.
+    fn written(&self, at: Position) -> Option<String> {
+        let line = self
+            .source
+            .lines()
+            .nth(usize::try_from(at.line).ok()?.checked_sub(1)?)?;
+        let start = line
+            .char_indices()
+            .nth(usize::try_from(at.column).ok()?.checked_sub(1)?)?
+            .0;
+        let token = line[start..].split(['#', ',', ']', '}']).next()?.trim();
+        (!token.is_empty() && !token.contains(['"', '\'', ':'])).then(|| token.to_owned())
     }
 
     /// A number in `min..=max`.

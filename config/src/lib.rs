@@ -93,7 +93,7 @@ impl Config {
                 }],
             )
         })?;
-        let mut decoder = decode::Decoder::new(lookup, warn_unset);
+        let mut decoder = decode::Decoder::new(text, lookup, warn_unset);
         let mut config = sections::config(&mut decoder, &root);
         if decoder.problems.is_empty() {
             config.warnings = decoder.warnings;

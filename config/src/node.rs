@@ -154,9 +154,25 @@ fn syntax_error(error: &serde_saphyr::Error) -> SyntaxError {
         .trim_start_matches("error: ")
         .to_owned();
     SyntaxError {
-        message: strip_location(&message),
+        message: plain(&message),
         at: at.filter(|p| p.line > 0),
     }
+}
+
+/// The parser's message in the user's terms: without the position (reported
+/// separately) and without advice about parser options.
+fn plain(message: &str) -> String {
+    let mut message = strip_location(message);
+    if let Some(rest) = message.strip_prefix("line ")
+        && let Some((_, after)) = rest.split_once(": ")
+    {
+        message = after.to_owned();
+    }
+    if let Some(rest) = message.strip_prefix("duplicate mapping key: ") {
+        let key = rest.split(',').next().unwrap_or(rest).trim();
+        return format!("the key {key:?} appears twice in the same mapping; keep one");
+    }
+    message
 }
 
 /// Removes a trailing " at line L column C" that the parser adds to some messages,

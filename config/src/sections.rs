@@ -435,18 +435,15 @@ fn authentication(d: &mut Decoder<'_>, node: &Node, path: &str) -> Authenticatio
     });
     out.token_env = f.read(d, "token_env", |d, n, p| {
         let name = d.string(n, p)?;
-        let valid = name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        let valid = name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
             && !name.starts_with(|c: char| c.is_ascii_digit());
         if !valid {
             d.error(
                 p,
                 n.at,
-                format!(
-                    "expected the name of an environment variable, like \"METRICS_TOKEN\", found {name:?} \
-                     (put the token itself in that variable, not in this file)"
-                ),
+                // The value is not repeated: it may be the token itself, written here by mistake.
+                "expected the name of an environment variable (letters, digits and `_`), like \
+                 \"METRICS_TOKEN\"; put the token itself in that variable, not in this file",
             );
             return None;
         }
@@ -523,8 +520,11 @@ pub(crate) fn level_problem(directives: &str) -> Option<String> {
                 level
             }
             None if LEVELS.contains(&directive.to_ascii_lowercase().as_str()) => directive,
-            // A bare target (`my_crate`) enables everything in it.
-            None if !directive.contains(char::is_whitespace) => continue,
+            // A bare target (`info,my_crate`) enables everything in it; a lone word that
+            // is not a level is far more likely a mistyped level.
+            None if !directive.contains(char::is_whitespace) && directives.contains(',') => {
+                continue;
+            }
             None => directive,
         };
         if !LEVELS.contains(&level.to_ascii_lowercase().as_str()) {
@@ -533,6 +533,10 @@ pub(crate) fn level_problem(directives: &str) -> Option<String> {
             );
             if let Some(close) = crate::decode::closest(level, LEVELS.iter().copied()) {
                 message.push_str(&format!(" — did you mean {close:?}?"));
+            } else if !directive.contains('=') {
+                message.push_str(&format!(
+                    "; to set the level of a target, write \"{directive}=debug\""
+                ));
             }
             return Some(message);
         }
