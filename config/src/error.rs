@@ -41,7 +41,7 @@ impl fmt::Display for Problem {
 ///      expected a number between 0.0 and 1.0, found 1.5"
 /// );
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct ConfigError {
     origin: String,
     problems: Vec<Problem>,
@@ -78,6 +78,14 @@ impl fmt::Display for ConfigError {
             }
         }
         Ok(())
+    }
+}
+
+/// The same text as `Display`, so `fn main() -> Result<(), rustform::Error>` shows the
+/// file, line and YAML path of each problem.
+impl fmt::Debug for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ConfigError(\n{self}\n)")
     }
 }
 

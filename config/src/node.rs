@@ -333,7 +333,7 @@ mod tests {
     #[test]
     fn duplicate_keys_are_rejected() {
         let err = parse("a: 1\na: 2\n").unwrap_err();
-        assert!(err.message.contains("duplicate"), "{err:?}");
+        assert!(err.message.contains("appears twice"), "{err:?}");
     }
 
     #[test]

@@ -838,29 +838,47 @@ fn instances(d: &mut Decoder<'_>, node: &Node, path: &str, out: &mut Instances) 
 fn custom_metrics(d: &mut Decoder<'_>, node: &Node, path: &str) -> CustomMetrics {
     let mut out = CustomMetrics::default();
     let mut f = d.map(node, path);
-    let mut seen: Vec<(String, String)> = Vec::new();
+    // Every sample name a declared metric exposes, with the metric that exposes it: a
+    // histogram `x` writes `x_count`, so a gauge `x_count` would be ambiguous.
+    let mut owners: Vec<(String, String, &'static str, String)> = Vec::new();
     for (key, histogram) in [("counters", false), ("gauges", false), ("histograms", true)] {
         let Some((node, path)) = f.get(key) else {
             continue;
         };
+        let kind = &key[..key.len() - 1];
         let mut declared = Vec::new();
         for (node, path) in d.list(node, &path) {
             let Some(metric) = declaration(d, node, &path, key, histogram) else {
                 continue;
             };
-            let family = family_name(&metric.name, key == "counters").to_owned();
-            if let Some((_, first)) = seen.iter().find(|(name, _)| *name == family) {
-                d.error(
-                    &join(&path, "name"),
-                    node.at,
+            let family = family_name(&metric.name, key == "counters");
+            let samples = sample_names(family, key);
+            let clash = samples.iter().find_map(|sample| {
+                owners
+                    .iter()
+                    .find(|(owned, ..)| owned == sample)
+                    .map(|owner| (sample, owner))
+            });
+            if let Some((sample, (_, first_path, first_kind, first_name))) = clash {
+                let name_at = name_position(node).unwrap_or(node.at);
+                let message = if family_name(first_name, *first_kind == "counter") == family {
                     format!(
-                        "{:?} is already declared at {first}; each metric needs its own name",
+                        "{:?} is already declared at {first_path}; each metric needs its own name",
                         metric.name
-                    ),
-                );
+                    )
+                } else {
+                    format!(
+                        "the {kind} {:?} would expose the sample name {sample:?}, which the \
+                         {first_kind} {first_name:?} declared at {first_path} also uses; rename one of them",
+                        metric.name
+                    )
+                };
+                d.error(&join(&path, "name"), name_at, message);
                 continue;
             }
-            seen.push((family, path.clone()));
+            for sample in samples {
+                owners.push((sample, path.clone(), kind, metric.name.clone()));
+            }
             declared.push(metric);
         }
         match key {
@@ -871,6 +889,28 @@ fn custom_metrics(d: &mut Decoder<'_>, node: &Node, path: &str) -> CustomMetrics
     }
     f.finish(d);
     out
+}
+
+/// The sample names a metric of family `family` declared under `section` writes, in
+/// either exposition format.
+fn sample_names(family: &str, section: &str) -> Vec<String> {
+    let suffixes: &[&str] = match section {
+        "counters" => &["", "_total", "_created"],
+        "histograms" => &["", "_bucket", "_sum", "_count", "_created"],
+        _ => &[""],
+    };
+    suffixes.iter().map(|s| format!("{family}{s}")).collect()
+}
+
+/// Where a declaration's `name` value is.
+fn name_position(node: &Node) -> Option<crate::node::Position> {
+    match &node.value {
+        crate::node::Value::Map(entries) => entries
+            .iter()
+            .find(|(k, _)| k.name == "name")
+            .map(|(_, v)| v.at),
+        _ => None,
+    }
 }
 
 /// The family name a declared metric is exposed under: a counter's `_total` is the
