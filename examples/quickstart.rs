@@ -1,5 +1,7 @@
-//! Quickstart: observed functions, sync and async, some failing; then the metrics they
-//! produced, in the Prometheus text format.
+//! Quickstart: `rustform::init()` (reading `rustform.yml` if there is one, else the
+//! defaults: pretty logs at info and the built-in process metrics), observed functions,
+//! sync and async, some failing; then the metrics they produced, in the Prometheus text
+//! format.
 //!
 //! Run it with `cargo run --example quickstart`.
 
@@ -58,12 +60,13 @@ impl Orders {
 }
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() {
+async fn main() -> Result<(), rustform::Error> {
+    let _guard = rustform::init()?;
     let orders = Orders;
     for user in [1, 2, 0, 3, 13, 4] {
         match orders.place(user, 1_999).await {
             Ok(amount) => println!("{}: user {user} ordered {amount} cents", orders.name()),
-            Err(e) => println!("{}: user {user} could not order: {e}", orders.name()),
+            Err(e) => tracing::warn!(user, error = %e, "{}: could not order", orders.name()),
         }
     }
     // A caller that gives up: the call is counted as result="cancelled".
@@ -74,4 +77,5 @@ async fn main() {
         "\n--- /metrics ---\n{}",
         rustform::metrics::default_registry().render()
     );
+    Ok(())
 }

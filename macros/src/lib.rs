@@ -5,6 +5,7 @@
 #![deny(missing_docs)]
 
 mod app_metrics;
+mod app_metrics_file;
 mod buckets;
 mod error_label;
 mod label_set;
@@ -32,6 +33,12 @@ pub fn derive_error_label(input: TokenStream) -> TokenStream {
 pub fn derive_app_metrics(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     app_metrics::derive(input).into()
+}
+
+/// See `rustform::app_metrics`.
+#[proc_macro]
+pub fn app_metrics(input: TokenStream) -> TokenStream {
+    app_metrics_file::expand(input.into()).into()
 }
 
 /// See `rustform::LabelSet`.

@@ -60,6 +60,36 @@ pub enum Error {
         /// Why they are not accepted.
         reason: String,
     },
+    /// A configuration that was not accepted: every problem with its YAML path.
+    Config(crate::config::ConfigError),
+    /// `rustform::init()` (or `install`) called when rustform is already installed in
+    /// this process.
+    AlreadyInitialized,
+    /// Something the configuration asked for could not be installed.
+    Install {
+        /// What was being installed (`logging`, `metrics`).
+        what: &'static str,
+        /// Why it failed.
+        reason: String,
+    },
+    /// A metric asked for by name that is not declared.
+    UnknownMetric {
+        /// The name asked for.
+        name: String,
+        /// The kind asked for: `counter`, `gauge` or `histogram`.
+        kind: &'static str,
+        /// The names declared with that kind.
+        declared: Vec<String>,
+    },
+    /// Label values that do not match the declared labels.
+    LabelCount {
+        /// The metric.
+        name: String,
+        /// The declared label names, in order.
+        expected: Vec<String>,
+        /// How many values were given.
+        found: usize,
+    },
 }
 
 impl fmt::Display for Error {
@@ -89,8 +119,54 @@ impl fmt::Display for Error {
                  name it \"{name}_{unit}\" or drop the unit"
             ),
             Error::InvalidBuckets { reason } => write!(f, "invalid histogram buckets: {reason}"),
+            Error::Config(error) => write!(f, "{error}"),
+            Error::AlreadyInitialized => f.write_str(
+                "rustform is already initialized in this process: call rustform::init() once, \
+                 at the start of main, and keep the guard it returns",
+            ),
+            Error::Install { what, reason } => write!(f, "cannot install {what}: {reason}"),
+            Error::UnknownMetric {
+                name,
+                kind,
+                declared,
+            } => {
+                write!(f, "no {kind} named {name:?} is declared")?;
+                if declared.is_empty() {
+                    write!(f, "; declare it under custom_metrics in rustform.yml")
+                } else {
+                    let list = declared
+                        .iter()
+                        .map(|n| format!("{n:?}"))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    write!(f, "; the declared {kind}s are {list}")
+                }
+            }
+            Error::LabelCount {
+                name,
+                expected,
+                found,
+            } => write!(
+                f,
+                "metric {name:?} has {} label(s) ({}) but {found} value(s) were given; give one value per label, in that order",
+                expected.len(),
+                expected.join(", ")
+            ),
         }
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Config(error) => Some(error),
+            _ => None,
+        }
+    }
+}
+
+impl From<crate::config::ConfigError> for Error {
+    fn from(error: crate::config::ConfigError) -> Error {
+        Error::Config(error)
+    }
+}

@@ -36,14 +36,18 @@
 
 pub mod catalog;
 mod clock;
+pub mod config;
 mod error;
 mod error_label;
 pub mod metrics;
+mod observability;
 mod observe;
+pub mod trace;
 
 pub use catalog::catalog;
 pub use error::Error;
 pub use error_label::ErrorLabel;
+pub use observability::{CONFIG_ENV, Guard, Observability, ObservabilityBuilder, init};
 
 /// Instruments a function, method, or every method of an `impl` block: a `tracing` span
 /// per call and RED metrics (calls by result, duration, optionally concurrency) in the
@@ -68,10 +72,57 @@ pub use rustform_macros::LabelSet;
 /// `#[label(rename = "...")]`.
 pub use rustform_macros::LabelValue;
 
+/// Generates a struct from the `custom_metrics` section of a `rustform.yml`, read when
+/// the crate compiles: one field per declared metric, typed by its kind and number of
+/// labels, documented with its description.
+///
+/// ```text
+/// app_metrics!("rustform.yml");                                     // pub struct CustomMetrics
+/// app_metrics!(pub(crate) struct ShopMetrics = "config/shop.yml");  // a name and visibility
+/// app_metrics!(
+///     /// The shop's metrics.
+///     #[derive(Clone, Debug)]
+///     #[metrics(crate = my_facade::rustform)]                       // another path to rustform
+///     pub struct ShopMetrics = "rustform.yml"
+/// );
+/// ```
+///
+/// A relative path is read from the directory of the crate's `Cargo.toml`, else from the
+/// directory of the file invoking the macro; the crate is rebuilt when the file changes.
+/// A counter, gauge or histogram without labels is a field of type [`metrics::Counter`],
+/// [`metrics::Gauge`] or [`metrics::Histogram`]; one with `N` labels a
+/// [`metrics::LabeledCounter<N>`](metrics::LabeledCounter) (or `LabeledGauge<N>`,
+/// `LabeledHistogram<N>`), whose `with([..; N])` takes the label values in the declared
+/// order, so a wrong number of values does not compile. Fields are named like the metrics
+/// (a Rust keyword as a raw identifier).
+///
+/// The struct has `global()`, the process-wide instance: its metrics are those of
+/// [`metrics::custom()`], registered once in the default registry whether `global()`,
+/// `rustform::init()` or a lookup by name comes first; `declare_in(&table)`, the same for
+/// any [`metrics::DeclaredMetrics`] table; and `describe()`.
+///
+/// Every problem in the file is a compile error on the path, with the file, line, YAML
+/// path and the fix.
+///
+/// ```
+/// // This crate's copy of the reference `rustform.yml`; in a service, "rustform.yml".
+/// rustform::app_metrics!(pub struct ShopMetrics = "../tests/config/rustform.full.yml");
+///
+/// let metrics = ShopMetrics::global();
+/// metrics.orders_total.with(["completed", "card"]).inc();
+/// metrics.request_duration_seconds.with(["GET", "/orders", "200"]).observe(0.3);
+///
+/// // The same series, by name.
+/// let orders = rustform::metrics::custom().counter("orders_total")?;
+/// assert_eq!(orders.with(&["completed", "card"])?.get(), 1);
+/// # Ok::<(), rustform::Error>(())
+/// ```
+pub use rustform_macros::app_metrics;
+
 use std::sync::OnceLock;
 
 /// The service name set in code or configuration; see [`set_service_name`].
-static SERVICE_NAME: OnceLock<String> = OnceLock::new();
+pub(crate) static SERVICE_NAME: OnceLock<String> = OnceLock::new();
 
 /// Sets the `service_name` label of every observed function, ahead of
 /// `OTEL_SERVICE_NAME` and the crate name. Takes effect for functions first called after
@@ -120,4 +171,15 @@ pub mod __private {
     pub fn registration_failed(group: &str, error: &crate::Error) {
         tracing::error!(target: "rustform", group, %error, "metrics are counted but not exposed");
     }
+
+    // `app_metrics!`: a file's declarations, the process-wide table they join, and the
+    // types of the generated fields and functions.
+    pub use crate::Error;
+    pub use crate::metrics::declared::{
+        Declaration, DeclaredGroup, declare_group, declare_group_or_log,
+    };
+    pub use crate::metrics::{
+        Counter, DEFAULT_BUCKETS, DeclaredMetrics, Gauge, Histogram, LabeledCounter, LabeledGauge,
+        LabeledHistogram, MetricDescription, MetricType, custom,
+    };
 }

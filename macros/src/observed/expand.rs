@@ -193,6 +193,7 @@ impl<'a> Body<'a> {
                     method_of_self_type: #runtime_self,
                     module: #krate::__private::core::module_path!(),
                     crate_name: #krate::__private::core::env!("CARGO_PKG_NAME"),
+                    crate_version: #krate::__private::core::env!("CARGO_PKG_VERSION"),
                     buckets: #buckets,
                     track_concurrency: #track_concurrency,
                     callers: #callers,

@@ -49,14 +49,14 @@ impl LabelKey {
 const CHUNKS: usize = usize::BITS as usize;
 
 /// Append-only storage whose entries never move: references to them live as long as the
-/// arena, and readers need no lock. One writer at a time (the family's write lock).
-struct Arena<T> {
+/// arena, and readers need no lock. One writer at a time (the owner's write lock).
+pub(crate) struct Arena<T> {
     chunks: [OnceLock<Box<[OnceLock<T>]>>; CHUNKS],
     len: AtomicUsize,
 }
 
 impl<T> Arena<T> {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Arena {
             chunks: std::array::from_fn(|_| OnceLock::new()),
             len: AtomicUsize::new(0),
@@ -70,13 +70,13 @@ impl<T> Arena<T> {
         (chunk, n - (1 << chunk))
     }
 
-    fn get(&self, i: usize) -> Option<&T> {
+    pub(crate) fn get(&self, i: usize) -> Option<&T> {
         let (chunk, offset) = Self::locate(i);
         self.chunks.get(chunk)?.get()?.get(offset)?.get()
     }
 
-    /// Appends `value`; the caller holds the family's write lock.
-    fn push(&self, value: T) -> (usize, &T) {
+    /// Appends `value`; the caller holds the owner's write lock.
+    pub(crate) fn push(&self, value: T) -> (usize, &T) {
         let i = self.len.load(Ordering::Relaxed);
         let (chunk, offset) = Self::locate(i);
         let slots = self.chunks[chunk]
@@ -86,7 +86,7 @@ impl<T> Arena<T> {
         (i, entry)
     }
 
-    fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.len.load(Ordering::Acquire)
     }
 }

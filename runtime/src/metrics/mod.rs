@@ -19,6 +19,7 @@
 
 mod buckets;
 mod counter;
+pub(crate) mod declared;
 mod describe;
 pub(crate) mod encode;
 pub(crate) mod exemplar;
@@ -27,6 +28,7 @@ mod gauge;
 mod histogram;
 mod labels;
 mod name;
+pub(crate) mod process;
 #[cfg(feature = "prometheus")]
 mod prometheus_interop;
 mod registry;
@@ -35,6 +37,11 @@ mod vec;
 
 pub use buckets::{Buckets, DEFAULT_BUCKETS, FUNCTION_BUCKETS};
 pub use counter::Counter;
+pub use declared::{
+    DeclaredMetric, DeclaredMetrics, Labeled, LabeledCounter, LabeledGauge, LabeledHistogram,
+    custom,
+};
+pub(crate) use declared::{declare_all, declare_business};
 pub use describe::{AppMetric, MetricDescription};
 pub use encode::{Format, MetricType};
 pub use exemplar::{Exemplar, TraceContext, set_trace_context_source};
@@ -45,6 +52,7 @@ pub use histogram::{Histogram, HistogramTimer};
 #[doc(hidden)]
 pub use labels::product_cardinality;
 pub use labels::{LabelSet, LabelValue};
+pub use process::{BuildInfo, register_process_metrics};
 #[doc(hidden)]
 pub use registry::GroupMetric;
 pub use registry::{Registry, default_registry};

@@ -24,6 +24,9 @@ pub struct FunctionInfo {
     /// `env!("CARGO_PKG_NAME")` of the function's crate: the service name unless
     /// `OTEL_SERVICE_NAME` or the configuration gives one.
     pub crate_name: &'static str,
+    /// `env!("CARGO_PKG_VERSION")` of the function's crate: `build_info`'s version unless
+    /// the configuration gives one.
+    pub crate_version: &'static str,
     /// The function's own duration buckets, validated by the macro.
     pub buckets: Option<&'static [f64]>,
     /// Whether to keep `function_calls_concurrent`.
@@ -185,6 +188,11 @@ impl CallSite {
             state: OnceLock::new(),
             other_types: Mutex::new(Vec::new()),
         }
+    }
+
+    /// What the macro recorded about the function.
+    pub(crate) fn info(&self) -> &FunctionInfo {
+        &self.info
     }
 
     /// The resolved state, resolving it on the first call (for a method named from

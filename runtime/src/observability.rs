@@ -1,0 +1,398 @@
+//! `rustform::init()`: one call that installs what the configuration asks for.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::config::{Config, LogFormat};
+use crate::{Error, metrics};
+
+/// Names the configuration file when set; otherwise `rustform.yml` in the working
+/// directory is read if it exists.
+pub const CONFIG_ENV: &str = "RUSTFORM_CONFIG";
+
+/// Whether rustform has been installed in this process (it can be, once).
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+
+/// Reads `rustform.yml` (or the file named by `RUSTFORM_CONFIG`), applies the `OTEL_*`
+/// and `RUST_LOG` variables, and installs logging, the built-in metrics and the metrics
+/// the file declares. Keep the returned [`Guard`] until the end of `main`: dropping it
+/// shuts down what was installed.
+///
+/// Without a file, the defaults apply: pretty logs at `info`, the built-in metrics, no
+/// exporters. A file with mistakes is an [`Error::Config`] listing each one with its
+/// line and YAML path; a second call in the same process is
+/// [`Error::AlreadyInitialized`].
+///
+/// ```no_run
+/// fn main() -> Result<(), rustform::Error> {
+///     let _guard = rustform::init()?;
+///     tracing::info!("ready");
+///     Ok(())
+/// }
+/// ```
+pub fn init() -> Result<Guard, Error> {
+    Observability::builder().install()
+}
+
+/// A resolved configuration, ready to [`install`](Observability::install).
+///
+/// ```
+/// let observability = rustform::Observability::builder()
+///     .config_yaml("observability:\n  logging:\n    format: json\n")
+///     .service_name("checkout")
+///     .build()?;
+/// assert_eq!(observability.config().service_name(), Some("checkout"));
+/// # Ok::<(), rustform::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Observability {
+    config: Config,
+}
+
+impl Observability {
+    /// Reads the file at `path` (which must exist) and applies the environment.
+    pub fn from_config(path: impl AsRef<Path>) -> Result<Observability, Error> {
+        Observability::builder().config_file(path).build()
+    }
+
+    /// A builder: a file or YAML text, then code overrides, which take precedence over
+    /// the environment and the file.
+    pub fn builder() -> ObservabilityBuilder {
+        ObservabilityBuilder::default()
+    }
+
+    /// The configuration that [`install`](Observability::install) will apply.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Installs logging (a global `tracing` subscriber), the built-in metrics and the
+    /// declared metrics into the [default registry](metrics::default_registry).
+    ///
+    /// Fails with [`Error::AlreadyInitialized`] if rustform is already installed, and
+    /// with [`Error::Install`] if another global `tracing` subscriber is set.
+    pub fn install(self) -> Result<Guard, Error> {
+        if INSTALLED.swap(true, Ordering::AcqRel) {
+            return Err(Error::AlreadyInitialized);
+        }
+        match install(&self.config) {
+            Ok(guard) => Ok(guard),
+            Err(error) => {
+                // The global subscriber is set last, so a failed install leaves logging
+                // to whatever the program sets up instead.
+                INSTALLED.store(false, Ordering::Release);
+                Err(error)
+            }
+        }
+    }
+}
+
+fn install(config: &Config) -> Result<Guard, Error> {
+    // Fallible steps first; the global subscriber, which cannot be undone, last.
+    let subscriber = crate::trace::subscriber(&config.observability.logging)?;
+    let registry = metrics::default_registry();
+    let metrics_config = &config.observability.opentelemetry.metrics;
+    if let Some(name) = config.service_name() {
+        crate::set_service_name(name);
+    }
+    if metrics_config.custom_metrics {
+        metrics::declare_all(registry, &config.custom_metrics)?;
+    }
+    // The business lists are names only; one that cannot be exposed (say, a counter
+    // `orders_created` beside `orders_total`, whose OpenMetrics `_created` sample has that
+    // name) is reported once logging is up, and the others are registered.
+    let mut business_problem = None;
+    let business = &config.observability.prometheus.metrics.business;
+    if metrics_config.custom_metrics && business.enabled {
+        business_problem = metrics::declare_business(registry, business).err();
+    }
+    if metrics_config.system_metrics {
+        metrics::register_process_metrics(registry)?;
+        build_info(config).register(registry)?;
+    }
+    tracing::subscriber::set_global_default(subscriber).map_err(|_| Error::Install {
+        what: "logging",
+        reason: "another global tracing subscriber is already set; remove its \
+                 initialisation (rustform installs one from logging in rustform.yml)"
+            .to_owned(),
+    })?;
+    crate::trace::use_as_exemplar_source();
+    for warning in config.warnings() {
+        tracing::warn!(target: "rustform::config", "{warning}");
+    }
+    if let Some(problem) = business_problem {
+        tracing::warn!(target: "rustform::config", "{problem}");
+    }
+    tracing::debug!(
+        target: "rustform",
+        service_name = config.service_name().unwrap_or_default(),
+        "rustform installed"
+    );
+    Ok(Guard {
+        shutdown_timeout: config.scaling.instances.shutdown_timeout,
+        state: Mutex::new(Some(Installed {})),
+    })
+}
+
+/// `build_info`'s labels: the version from the configuration, else the version of the
+/// crate whose observed functions name the service.
+fn build_info(config: &Config) -> metrics::BuildInfo {
+    let service_name = crate::SERVICE_NAME
+        .get()
+        .cloned()
+        .or_else(|| config.service_name().map(str::to_owned))
+        .or_else(only_crate_name)
+        .unwrap_or_default();
+    let version = config
+        .service_version()
+        .map(str::to_owned)
+        .or_else(|| crate_version(&service_name))
+        .unwrap_or_default();
+    metrics::BuildInfo {
+        version,
+        commit: String::new(),
+        branch: String::new(),
+        service_name,
+    }
+}
+
+/// The crate name of the observed functions, if they all come from one crate.
+fn only_crate_name() -> Option<String> {
+    let mut names = crate::catalog::OBSERVED_FUNCTIONS
+        .iter()
+        .map(|site| site.info().crate_name);
+    let first = names.next()?;
+    names.all(|n| n == first).then(|| first.to_owned())
+}
+
+/// The version of the crate whose observed functions carry `service_name`, or of the
+/// only crate with observed functions.
+fn crate_version(service_name: &str) -> Option<String> {
+    let infos: Vec<_> = crate::catalog::OBSERVED_FUNCTIONS
+        .iter()
+        .map(|site| site.info())
+        .collect();
+    let matching = infos
+        .iter()
+        .find(|info| info.crate_name.replace('-', "_") == service_name.replace('-', "_"));
+    let chosen = matching.or_else(|| {
+        let first = infos.first()?;
+        infos
+            .iter()
+            .all(|info| info.crate_name == first.crate_name)
+            .then_some(first)
+    })?;
+    Some(chosen.crate_version.to_owned())
+}
+
+/// Builds an [`Observability`]: where the configuration comes from, and what code
+/// overrides. Precedence: code, then `OTEL_*`/`RUST_LOG`, then the file, then defaults.
+///
+/// ```
+/// use rustform::config::LogFormat;
+///
+/// let observability = rustform::Observability::builder()
+///     .config_yaml("observability:\n  logging:\n    level: info\n")
+///     .env(|name| (name == "RUST_LOG").then(|| "debug".to_owned()))
+///     .log_format(LogFormat::Json)
+///     .configure(|config| config.observability.logging.include_thread_ids = true)
+///     .build()?;
+/// let logging = &observability.config().observability.logging;
+/// assert_eq!(logging.level, "debug"); // RUST_LOG over the file
+/// assert_eq!(logging.format, LogFormat::Json); // code over both
+/// assert!(logging.include_thread_ids);
+/// # Ok::<(), rustform::Error>(())
+/// ```
+#[derive(Default)]
+#[must_use = "a builder does nothing until `build` or `install`"]
+pub struct ObservabilityBuilder {
+    source: Source,
+    env: Option<Lookup>,
+    overrides: Vec<Override>,
+}
+
+/// Reads an environment variable.
+type Lookup = Box<dyn Fn(&str) -> Option<String>>;
+
+/// A change made in code.
+type Override = Box<dyn FnOnce(&mut Config)>;
+
+#[derive(Default)]
+enum Source {
+    /// `RUSTFORM_CONFIG`, else `rustform.yml` if it exists, else defaults.
+    #[default]
+    Default,
+    File(PathBuf),
+    Yaml(String),
+}
+
+impl fmt::Debug for ObservabilityBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ObservabilityBuilder")
+            .field("overrides", &self.overrides.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ObservabilityBuilder {
+    /// Reads this file, which must exist.
+    pub fn config_file(mut self, path: impl AsRef<Path>) -> Self {
+        self.source = Source::File(path.as_ref().to_owned());
+        self
+    }
+
+    /// Uses this YAML text instead of a file.
+    pub fn config_yaml(mut self, yaml: impl Into<String>) -> Self {
+        self.source = Source::Yaml(yaml.into());
+        self
+    }
+
+    /// Reads environment variables (for `${VAR}` and `OTEL_*`) through `lookup`
+    /// instead of the process environment.
+    pub fn env(mut self, lookup: impl Fn(&str) -> Option<String> + 'static) -> Self {
+        self.env = Some(Box::new(lookup));
+        self
+    }
+
+    /// Sets the service name, over `OTEL_SERVICE_NAME` and the file.
+    pub fn service_name(self, name: impl Into<String>) -> Self {
+        let name = name.into();
+        self.configure(move |c| c.observability.opentelemetry.service_name = Some(name))
+    }
+
+    /// Sets the service version, over the environment and the file.
+    pub fn service_version(self, version: impl Into<String>) -> Self {
+        let version = version.into();
+        self.configure(move |c| c.observability.opentelemetry.service_version = Some(version))
+    }
+
+    /// Sets the log filter (`info`, `my_crate=debug,hyper=warn`), over `RUST_LOG`.
+    pub fn log_level(self, directives: impl Into<String>) -> Self {
+        let directives = directives.into();
+        self.configure(move |c| c.observability.logging.level = directives)
+    }
+
+    /// Sets the log format.
+    pub fn log_format(self, format: LogFormat) -> Self {
+        self.configure(move |c| c.observability.logging.format = format)
+    }
+
+    /// Turns the built-in `process_*` and `build_info` metrics on or off.
+    pub fn system_metrics(self, on: bool) -> Self {
+        self.configure(move |c| c.observability.opentelemetry.metrics.system_metrics = on)
+    }
+
+    /// Changes anything in the configuration, after the file and the environment.
+    pub fn configure(mut self, change: impl FnOnce(&mut Config) + 'static) -> Self {
+        self.overrides.push(Box::new(change));
+        self
+    }
+
+    /// Reads the configuration and applies the environment and the overrides.
+    pub fn build(self) -> Result<Observability, Error> {
+        let lookup: &dyn Fn(&str) -> Option<String> = match &self.env {
+            Some(lookup) => lookup.as_ref(),
+            None => &crate::config::process_env,
+        };
+        let mut config = match self.source {
+            Source::Yaml(text) => Config::parse(&text, crate::config::DEFAULT_PATH, lookup)?,
+            Source::File(path) => load(&path, lookup)?,
+            Source::Default => match lookup(CONFIG_ENV).filter(|p| !p.is_empty()) {
+                Some(path) => load(Path::new(&path), lookup)?,
+                None if Path::new(crate::config::DEFAULT_PATH).exists() => {
+                    load(Path::new(crate::config::DEFAULT_PATH), lookup)?
+                }
+                None => Config::default(),
+            },
+        };
+        config.apply_env(lookup);
+        for change in self.overrides {
+            change(&mut config);
+        }
+        Ok(Observability { config })
+    }
+
+    /// Builds and installs: see [`Observability::install`].
+    pub fn install(self) -> Result<Guard, Error> {
+        self.build()?.install()
+    }
+}
+
+fn load(path: &Path, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, Error> {
+    let origin = path.display().to_string();
+    let text = std::fs::read(path).map_err(|e| Error::Install {
+        what: "configuration",
+        reason: format!("cannot read {origin}: {e}"),
+    })?;
+    let text = String::from_utf8(text).map_err(|_| Error::Install {
+        what: "configuration",
+        reason: format!("{origin} is not UTF-8 text"),
+    })?;
+    Ok(Config::parse(&text, &origin, lookup)?)
+}
+
+/// What was installed, until shutdown.
+struct Installed {}
+
+/// Keeps rustform installed. Dropping it, or calling [`shutdown`](Guard::shutdown),
+/// flushes and shuts down what was installed, once; logging stays on so messages
+/// written after shutdown are not lost.
+#[must_use = "dropping the guard shuts rustform down: bind it, `let _guard = rustform::init()?;`"]
+pub struct Guard {
+    shutdown_timeout: Duration,
+    state: Mutex<Option<Installed>>,
+}
+
+impl fmt::Debug for Guard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Guard")
+            .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("shut_down", &self.is_shut_down())
+            .finish()
+    }
+}
+
+impl Guard {
+    /// Flushes and shuts down within `timeout`. Returns `false` if it was already shut
+    /// down (a second call does nothing).
+    pub fn shutdown(&self, timeout: Duration) -> bool {
+        let installed = match self.state.lock() {
+            Ok(mut state) => state.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        let Some(_installed) = installed else {
+            return false;
+        };
+        let deadline = Instant::now() + timeout;
+        flush_output();
+        tracing::debug!(
+            target: "rustform",
+            remaining_ms = deadline.saturating_duration_since(Instant::now()).as_millis() as u64,
+            "rustform shut down"
+        );
+        true
+    }
+
+    /// Whether [`shutdown`](Guard::shutdown) has run.
+    pub fn is_shut_down(&self) -> bool {
+        match self.state.lock() {
+            Ok(state) => state.is_none(),
+            Err(poisoned) => poisoned.into_inner().is_none(),
+        }
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        self.shutdown(self.shutdown_timeout);
+    }
+}
+
+fn flush_output() {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+}

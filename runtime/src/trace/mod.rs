@@ -1,0 +1,213 @@
+//! Logs and trace context: the `tracing` subscriber `rustform::init()` installs.
+//!
+//! From `observability.logging` in `rustform.yml` ([`Logging`]) it builds one stack on a
+//! [`Registry`]:
+//!
+//! 1. an [`EnvFilter`] from `level` (`info`, `info,hyper=warn`; `RUST_LOG` already
+//!    merged in by the configuration), deciding which spans and events exist at all;
+//! 2. `sampling`, when enabled: a fixed fraction of the events below WARN, every WARN
+//!    and ERROR, and the rest counted in `rustform_log_events_dropped_total{reason="sampling"}`
+//!    in the [default registry](crate::metrics::default_registry);
+//! 3. [`TraceContextLayer`]: W3C trace and span ids for every span, read back with
+//!    [`current`];
+//! 4. the log format: [`JsonFormat`] (one object per line, with `trace_id` and
+//!    `span_id`), or tracing-subscriber's pretty or compact format, in colour only on a
+//!    terminal without `NO_COLOR`.
+//!
+//! [`subscriber_with_writer`] builds the same stack writing wherever a [`MakeWriter`]
+//! says, to capture logs in tests or send them elsewhere.
+
+mod context;
+mod ids;
+mod json;
+mod sampling;
+
+use std::ffi::OsStr;
+use std::io::IsTerminal;
+
+use tracing::Subscriber;
+use tracing_subscriber::filter::{EnvFilter, LevelFilter};
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
+use tracing_subscriber::layer::{Layer, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::{Registry, fmt};
+
+use crate::Error;
+use crate::config::{LogFormat, LogOutput, Logging};
+
+pub(crate) use context::use_as_exemplar_source;
+#[allow(unused_imports, reason = "for the OpenTelemetry integration")]
+pub(crate) use context::{ContextSource, set_context_source};
+pub use context::{TraceContextLayer, current};
+pub use json::{JsonFields, JsonFormat};
+/// What [`subscriber_with_writer`] writes to: anything that makes an `io::Write` per
+/// event (`std::io::stderr`, a `Mutex<File>`, a closure), as tracing-subscriber defines it.
+pub use tracing_subscriber::fmt::MakeWriter;
+
+/// The subscriber `logging` asks for, writing to standard output or standard error as
+/// `logging.output` says. It is what `rustform::init()` installs.
+pub(crate) fn subscriber(logging: &Logging) -> Result<Box<dyn Subscriber + Send + Sync>, Error> {
+    let writer = match logging.output {
+        LogOutput::Stdout => BoxMakeWriter::new(std::io::stdout),
+        LogOutput::Stderr => BoxMakeWriter::new(std::io::stderr),
+    };
+    let subscriber = logs(logging, writer, colours(logging.output))?;
+    Ok(Box::new(subscriber))
+}
+
+/// The subscriber `logging` asks for, writing each log line through `writer` instead of
+/// to `logging.output`, without colours.
+///
+/// More layers can go on top with [`SubscriberExt::with`]; they share its spans, their
+/// ids included.
+///
+/// ```
+/// use std::io;
+/// use std::sync::{Arc, Mutex};
+///
+/// use rustform::config::{LogFormat, Logging};
+/// use rustform::trace::MakeWriter;
+///
+/// /// Log lines, kept in memory.
+/// #[derive(Clone, Default)]
+/// struct Lines(Arc<Mutex<Vec<u8>>>);
+///
+/// impl io::Write for Lines {
+///     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+///         self.0.lock().unwrap().extend_from_slice(bytes);
+///         Ok(bytes.len())
+///     }
+///     fn flush(&mut self) -> io::Result<()> {
+///         Ok(())
+///     }
+/// }
+///
+/// impl<'a> MakeWriter<'a> for Lines {
+///     type Writer = Lines;
+///     fn make_writer(&'a self) -> Lines {
+///         self.clone()
+///     }
+/// }
+///
+/// let mut logging = Logging::default();
+/// logging.format = LogFormat::Json;
+/// let lines = Lines::default();
+/// let subscriber = rustform::trace::subscriber_with_writer(&logging, lines.clone())?;
+///
+/// tracing::subscriber::with_default(subscriber, || {
+///     let _order = tracing::info_span!("order", id = 42).entered();
+///     tracing::info!(total = 9.5, "paid");
+/// });
+///
+/// let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+/// assert!(text.contains(r#""fields":{"message":"paid","total":9.5}"#));
+/// assert!(text.contains(r#""span":{"id":42,"name":"order"}"#));
+/// assert!(text.contains(r#""trace_id":""#));
+/// # Ok::<(), rustform::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// [`Error::Install`] when `logging.level` is not a valid filter.
+pub fn subscriber_with_writer<W>(
+    logging: &Logging,
+    writer: W,
+) -> Result<impl Subscriber + for<'a> LookupSpan<'a> + Send + Sync + 'static, Error>
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    logs(logging, writer, false)
+}
+
+/// The stack, built on a [`Registry`] so that further layers (OpenTelemetry) can be
+/// added on top with `.with(...)` and see the same spans.
+pub(crate) fn logs<W>(
+    logging: &Logging,
+    writer: W,
+    ansi: bool,
+) -> Result<impl Subscriber + for<'a> LookupSpan<'a> + Send + Sync + 'static, Error>
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    let filter = filter(&logging.level)?;
+    let sampling = logging.sampling.and_then(sampling::Sampling::new);
+    Ok(Registry::default()
+        .with(filter)
+        .with(sampling)
+        .with(TraceContextLayer::new())
+        .with(format(logging, writer, ansi)))
+}
+
+/// The filter of `logging.level`: a level or `tracing-subscriber` directives.
+fn filter(level: &str) -> Result<EnvFilter, Error> {
+    EnvFilter::builder()
+        .with_default_directive(LevelFilter::INFO.into())
+        .parse(level.trim())
+        .map_err(|error| Error::Install {
+            what: "logging",
+            reason: format!(
+                "logging.level {level:?} is not a valid filter ({error}); use a level \
+                 (error, warn, info, debug, trace) or directives such as \"info,hyper=warn\""
+            ),
+        })
+}
+
+/// The layer that writes log lines in `logging.format`.
+fn format<S, W>(logging: &Logging, writer: W, ansi: bool) -> Box<dyn Layer<S> + Send + Sync>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    match logging.format {
+        LogFormat::Json => fmt::layer()
+            .fmt_fields(if logging.include_spans {
+                JsonFields::new()
+            } else {
+                JsonFields::nothing()
+            })
+            .event_format(JsonFormat::from_config(logging))
+            .with_writer(writer)
+            .with_ansi(false)
+            .boxed(),
+        // tracing-subscriber's human formats always show the span context; only the
+        // JSON format can leave it out.
+        LogFormat::Pretty => fmt::layer()
+            .pretty()
+            .with_writer(writer)
+            .with_ansi(ansi)
+            .with_target(logging.include_targets)
+            .with_thread_ids(logging.include_thread_ids)
+            .with_thread_names(logging.include_thread_names)
+            .with_file(logging.include_line_numbers)
+            .with_line_number(logging.include_line_numbers)
+            .boxed(),
+        LogFormat::Compact => fmt::layer()
+            .compact()
+            .with_writer(writer)
+            .with_ansi(ansi)
+            .with_target(logging.include_targets)
+            .with_thread_ids(logging.include_thread_ids)
+            .with_thread_names(logging.include_thread_names)
+            .with_file(logging.include_line_numbers)
+            .with_line_number(logging.include_line_numbers)
+            .boxed(),
+    }
+}
+
+/// Whether to colour what goes to `output`: only a terminal, and only without
+/// `NO_COLOR` (<https://no-color.org>).
+fn colours(output: LogOutput) -> bool {
+    let terminal = match output {
+        LogOutput::Stdout => std::io::stdout().is_terminal(),
+        LogOutput::Stderr => std::io::stderr().is_terminal(),
+    };
+    wants_colours(terminal, std::env::var_os("NO_COLOR").as_deref())
+}
+
+/// `NO_COLOR` counts when it is set and not empty.
+fn wants_colours(terminal: bool, no_color: Option<&OsStr>) -> bool {
+    terminal && no_color.is_none_or(OsStr::is_empty)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,328 @@
+//! `rustform::init()` end to end: each test runs the probe program (`tests/probe/rustform_probe.rs`)
+//! in its own process with a configuration file and environment, as a service would
+//! start, and checks what it logged and exposed.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// Runs the probe with `scenario`, `yaml` as its `rustform.yml` (in a fresh working
+/// directory) and `env` on top of an empty environment. `expect_success` says how it
+/// must exit.
+fn run_expecting(
+    scenario: &str,
+    yaml: Option<&str>,
+    env: &[(&str, &str)],
+    expect_success: bool,
+) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    if let Some(yaml) = yaml {
+        std::fs::write(dir.path().join("rustform.yml"), yaml).unwrap();
+    }
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rustform-probe"));
+    command.arg(scenario).current_dir(dir.path()).env_clear();
+    command.envs(env.iter().copied());
+    let output = command.output().expect("the probe runs");
+    assert_eq!(
+        output.status.success(),
+        expect_success,
+        "probe {scenario} exited {}\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+fn run(scenario: &str, yaml: Option<&str>, env: &[(&str, &str)]) -> Output {
+    run_expecting(scenario, yaml, env, true)
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn json_lines(output: &Output) -> Vec<Value> {
+    stdout(output)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
+        .collect()
+}
+
+fn message(line: &Value) -> &str {
+    line["fields"]["message"].as_str().unwrap_or_default()
+}
+
+/// The metrics part of the probe's stderr.
+fn exposition(output: &Output) -> String {
+    stderr(output)
+        .lines()
+        .filter(|l| {
+            l.starts_with('#')
+                || l.starts_with(|c: char| c.is_ascii_alphabetic()) && !l.contains(": ")
+        })
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+const JSON_LOGS: &str = "observability:\n  logging:\n    format: json\n    include_spans: true\n";
+
+#[test]
+fn json_logs_carry_the_ids_of_the_span_they_were_written_in() {
+    let output = run("logs", Some(JSON_LOGS), &[]);
+    let lines = json_lines(&output);
+    let by_message = |m: &str| {
+        lines
+            .iter()
+            .find(|l| message(l) == m)
+            .unwrap_or_else(|| panic!("no line {m:?} in {lines:#?}"))
+    };
+    let outside = by_message("outside any span");
+    assert!(outside.get("trace_id").is_none(), "{outside}");
+    let placing = by_message("placing order");
+    let checking = by_message("checking stock");
+    let trace_id = placing["trace_id"].as_str().unwrap();
+    assert_eq!(trace_id.len(), 32);
+    assert_eq!(checking["trace_id"], placing["trace_id"]);
+    assert_ne!(checking["span_id"], placing["span_id"]);
+    assert_eq!(placing["span"]["name"], "place_order");
+    assert_eq!(checking["span"]["name"], "check_stock");
+    assert_eq!(checking["fields"]["order_id"], 7);
+    // The ids in the log are the ids the code sees.
+    let seen = stderr(&output);
+    let expected = format!(
+        "check_stock ids: {}/{}",
+        trace_id,
+        checking["span_id"].as_str().unwrap()
+    );
+    assert!(seen.contains(&expected), "{seen}\nexpected {expected}");
+    let after = by_message("after the order");
+    assert_eq!(after["level"], "WARN");
+    assert!(after.get("span_id").is_none());
+}
+
+#[test]
+fn without_a_file_logs_are_pretty_at_info() {
+    let output = run("logs", None, &[]);
+    let out = stdout(&output);
+    assert!(out.contains("placing order"), "{out}");
+    assert!(serde_json::from_str::<Value>(out.lines().next().unwrap_or("")).is_err());
+}
+
+#[test]
+fn rust_log_overrides_the_files_level() {
+    let quiet = "observability:\n  logging:\n    format: json\n    level: warn\n";
+    let output = run("logs", Some(quiet), &[]);
+    let messages: Vec<String> = json_lines(&output)
+        .iter()
+        .map(|l| message(l).to_owned())
+        .collect();
+    assert_eq!(messages, ["after the order"]);
+    let output = run("logs", Some(quiet), &[("RUST_LOG", "info")]);
+    assert!(
+        json_lines(&output)
+            .iter()
+            .any(|l| message(l) == "placing order")
+    );
+}
+
+#[test]
+fn configuration_warnings_are_logged_after_install() {
+    let yaml = "observability:\n  logging:\n    format: json\n  opentelemetry:\n    \
+                tracing:\n      exporters:\n        - type: otlp\n          \
+                headers: { authorization: \"Bearer ${TOKEN}\" }\n";
+    let output = run("logs", Some(yaml), &[("OTEL_TRACES_SAMPLER", "sometimes")]);
+    let lines = json_lines(&output);
+    let warnings: Vec<&str> = lines
+        .iter()
+        .filter(|l| l["target"] == "rustform::config")
+        .map(message)
+        .collect();
+    assert_eq!(warnings.len(), 2, "{lines:#?}");
+    assert!(warnings[0].contains("${TOKEN} is not set"), "{warnings:?}");
+    assert!(
+        warnings[1].starts_with("OTEL_TRACES_SAMPLER: "),
+        "{warnings:?}"
+    );
+}
+
+#[test]
+fn a_broken_file_stops_the_program_with_the_yaml_path() {
+    let output = run_expecting(
+        "logs",
+        Some("observability:\n  opentelemetry:\n    tracing:\n      sample_rate: 1.5\n"),
+        &[],
+        false,
+    );
+    let err = stderr(&output);
+    assert!(
+        err.contains(
+            "rustform.yml:4:20: observability.opentelemetry.tracing.sample_rate: expected a number \
+             between 0.0 and 1.0, found 1.5"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn rustform_config_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("service.yml");
+    std::fs::write(&path, JSON_LOGS).unwrap();
+    let output = run("logs", None, &[("RUSTFORM_CONFIG", path.to_str().unwrap())]);
+    assert!(!json_lines(&output).is_empty());
+    let missing = run_expecting(
+        "logs",
+        None,
+        &[("RUSTFORM_CONFIG", "/nonexistent/rustform.yml")],
+        false,
+    );
+    assert!(
+        stderr(&missing).contains("/nonexistent/rustform.yml"),
+        "{}",
+        stderr(&missing)
+    );
+}
+
+#[test]
+fn a_second_init_is_an_error_not_a_panic() {
+    let output = run("twice", Some(JSON_LOGS), &[]);
+    assert!(
+        stderr(&output).contains("second init: rustform is already initialized in this process"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn the_guard_shuts_down_once() {
+    let output = run("shutdown", Some(JSON_LOGS), &[]);
+    let err = stderr(&output);
+    assert!(err.contains("first shutdown: true"), "{err}");
+    assert!(err.contains("second shutdown: false"), "{err}");
+    assert!(err.contains("shut down: true"), "{err}");
+    assert!(
+        json_lines(&output)
+            .iter()
+            .any(|l| message(l) == "still logging after shutdown")
+    );
+}
+
+#[test]
+fn built_in_metrics_are_installed_and_accepted_by_promtool() {
+    let yaml = "observability:\n  opentelemetry:\n    service_name: probe-service\n    \
+                service_version: \"2.4.1\"\n  logging:\n    format: json\n";
+    let output = run("metrics", Some(yaml), &[]);
+    let exposition = exposition(&output);
+    for family in [
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_virtual_memory_bytes",
+        "process_open_fds",
+        "process_max_fds",
+        "process_threads",
+        "process_start_time_seconds",
+    ] {
+        assert!(
+            exposition.contains(&format!("\n{family} ")),
+            "{family} missing:\n{exposition}"
+        );
+    }
+    assert!(
+        exposition.contains(
+            r#"build_info{version="2.4.1",commit="",branch="",service_name="probe-service"} 1"#
+        ),
+        "{exposition}"
+    );
+    assert!(
+        exposition.contains(r#"function="place_order""#),
+        "{exposition}"
+    );
+    assert!(
+        exposition.contains(r#"service_name="probe-service""#),
+        "{exposition}"
+    );
+    support::assert_promtool_accepts(&exposition);
+}
+
+#[test]
+fn build_info_falls_back_to_the_crate_version_and_system_metrics_can_be_off() {
+    let output = run("metrics", Some(JSON_LOGS), &[]);
+    let exposition = exposition(&output);
+    let version = env!("CARGO_PKG_VERSION");
+    assert!(
+        exposition.contains(&format!(
+            r#"build_info{{version="{version}",commit="",branch="",service_name="rustform-tests"}} 1"#
+        )),
+        "{exposition}"
+    );
+    let off = "observability:\n  opentelemetry:\n    metrics:\n      system_metrics: false\n  \
+               logging:\n    format: json\n";
+    let exposition = exposition_of(&run("metrics", Some(off), &[]));
+    assert!(!exposition.contains("process_"), "{exposition}");
+    assert!(!exposition.contains("build_info"), "{exposition}");
+}
+
+fn exposition_of(output: &Output) -> String {
+    exposition(output)
+}
+
+#[test]
+fn metrics_declared_in_the_file_are_registered_and_reachable_by_name() {
+    let yaml = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/config/rustform.full.yml"),
+    )
+    .unwrap();
+    let output = run("custom", Some(&yaml), &[]);
+    let err = stderr(&output);
+    assert!(
+        err.contains(r#"orders_total{status="completed",payment_method="card"} 2"#),
+        "{err}"
+    );
+    assert!(
+        err.contains(r#"active_users{session_type="web"} 3"#),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            r#"request_duration_seconds_bucket{method="GET",endpoint="/users",status="200",le="0.5"} 1"#
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("# HELP orders_total Total number of orders processed"),
+        "{err}"
+    );
+    assert!(
+        err.contains("wrong name: no counter named \"orderz_total\""),
+        "{err}"
+    );
+    assert!(
+        err.contains("wrong count: metric \"orders_total\" has 2 label(s)"),
+        "{err}"
+    );
+    support::assert_promtool_accepts(&exposition(&output));
+}
+
+#[test]
+fn log_sampling_keeps_the_fraction_below_warn_and_every_warning() {
+    let yaml = "observability:\n  logging:\n    format: json\n    sampling:\n      enabled: true\n      rate: 0.1\n";
+    let output = run("sampling", Some(yaml), &[]);
+    let lines = json_lines(&output);
+    let count = |m: &str| lines.iter().filter(|l| message(l) == m).count();
+    assert_eq!(count("routine"), 100);
+    assert_eq!(count("unusual"), 10);
+    assert_eq!(count("broken"), 1);
+    let exposition = exposition(&output);
+    assert!(
+        exposition.contains(r#"rustform_log_events_dropped_total{reason="sampling"} 900"#),
+        "{exposition}"
+    );
+}

@@ -1,0 +1,5 @@
+rustform::app_metrics!("app_metrics_file_unknown_key.yml");
+
+fn main() {
+    let _ = CustomMetrics::global();
+}
