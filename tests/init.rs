@@ -221,15 +221,7 @@ fn built_in_metrics_are_installed_and_accepted_by_promtool() {
                 service_version: \"2.4.1\"\n  logging:\n    format: json\n";
     let output = run("metrics", Some(yaml), &[]);
     let exposition = exposition(&output);
-    for family in [
-        "process_cpu_seconds_total",
-        "process_resident_memory_bytes",
-        "process_virtual_memory_bytes",
-        "process_open_fds",
-        "process_max_fds",
-        "process_threads",
-        "process_start_time_seconds",
-    ] {
+    for family in support::PROCESS_FAMILIES {
         assert!(
             exposition.contains(&format!("\n{family} ")),
             "{family} missing:\n{exposition}"

@@ -24,16 +24,6 @@ use rustform::metrics::{BuildInfo, MetricValue, Registry, register_process_metri
 use support::openmetrics;
 use support::prometheus_server::{Job, PrometheusServer};
 
-const PROCESS_FAMILIES: [&str; 7] = [
-    "process_cpu_seconds_total",
-    "process_resident_memory_bytes",
-    "process_virtual_memory_bytes",
-    "process_open_fds",
-    "process_max_fds",
-    "process_threads",
-    "process_start_time_seconds",
-];
-
 /// Held for the whole of each test, so no other test opens files or starts threads
 /// while one counts them.
 fn serial() -> MutexGuard<'static, ()> {
@@ -89,7 +79,7 @@ fn promtool_accepts_the_process_metrics_and_build_info() {
 
     let text = registry.render();
     support::assert_promtool_accepts(&text);
-    for name in PROCESS_FAMILIES {
+    for name in support::PROCESS_FAMILIES {
         assert!(
             text.contains(&format!("\n{name} ")) || text.starts_with(&format!("# HELP {name} ")),
             "{name} missing in\n{text}"
@@ -338,7 +328,7 @@ fn a_real_prometheus_scrapes_them_in_openmetrics_and_joins_build_info() {
     let target = prometheus.wait_until_up("rustform");
     assert_eq!(target["lastError"], "", "{target}");
 
-    for name in PROCESS_FAMILIES {
+    for name in support::PROCESS_FAMILIES {
         let results = prometheus.query(&format!("{name}{{job=\"rustform\"}}"));
         assert_eq!(results.len(), 1, "{name}: {results:?}");
         let value: f64 = results[0]["value"][1].as_str().unwrap().parse().unwrap();

@@ -257,24 +257,7 @@ impl Env<'_> {
     }
 
     fn propagators(&mut self) -> Option<Vec<Propagator>> {
-        const NAME: &str = "OTEL_PROPAGATORS";
-        let value = self.get(NAME)?;
-        let mut out = Vec::new();
-        for word in value.split(',').map(str::trim).filter(|w| !w.is_empty()) {
-            let word = word.to_ascii_lowercase();
-            if word == "none" {
-                return Some(Vec::new());
-            }
-            match PROPAGATORS.iter().find(|(w, _)| *w == word) {
-                Some((_, p)) if !out.contains(p) => out.push(*p),
-                Some(_) => {}
-                None => self.ignore(
-                    NAME,
-                    &format!("the propagator {word:?} is not supported (only \"tracecontext\" and \"baggage\")"),
-                ),
-            }
-        }
-        Some(out)
+        self.word_list("OTEL_PROPAGATORS", "propagator", PROPAGATORS)
     }
 
     fn protocol(&mut self, name: &str) -> Option<Protocol> {
@@ -380,7 +363,7 @@ impl Env<'_> {
             ("zipkin", TraceExporterKind::Zipkin),
         ];
         let otlp = self.otlp(Signal::Traces);
-        if let Some(kinds) = self.exporter_list(NAME, KINDS) {
+        if let Some(kinds) = self.word_list(NAME, "exporter", KINDS) {
             exporters.retain(|e| {
                 kinds.contains(&e.kind)
                     || (e.kind == TraceExporterKind::Jaeger
@@ -432,7 +415,7 @@ impl Env<'_> {
             ("console", MetricsExporterKind::Console),
         ];
         let otlp = self.otlp(Signal::Metrics);
-        if let Some(kinds) = self.exporter_list(NAME, KINDS) {
+        if let Some(kinds) = self.word_list(NAME, "exporter", KINDS) {
             exporters.retain(|e| kinds.contains(&e.kind));
             for kind in kinds {
                 if !exporters.iter().any(|e| e.kind == kind) {
@@ -460,10 +443,14 @@ impl Env<'_> {
         }
     }
 
-    fn exporter_list<K: Copy + PartialEq>(
+    /// A comma-separated list of `words` (`none` for an empty list), as
+    /// `OTEL_TRACES_EXPORTER` and `OTEL_PROPAGATORS` write them. Unknown words are
+    /// ignored with a warning, repeated ones counted once.
+    fn word_list<K: Copy + PartialEq>(
         &mut self,
         name: &str,
-        kinds: &[(&str, K)],
+        what: &str,
+        words: &[(&str, K)],
     ) -> Option<Vec<K>> {
         let value = self.get(name)?;
         let mut out = Vec::new();
@@ -472,11 +459,11 @@ impl Env<'_> {
             if word == "none" {
                 return Some(Vec::new());
             }
-            match kinds.iter().find(|(w, _)| *w == word) {
+            match words.iter().find(|(w, _)| *w == word) {
                 Some((_, kind)) if !out.contains(kind) => out.push(*kind),
                 Some(_) => {}
                 None => {
-                    let known = kinds
+                    let known = words
                         .iter()
                         .map(|(w, _)| format!("{w:?}"))
                         .collect::<Vec<_>>()
@@ -484,7 +471,7 @@ impl Env<'_> {
                     self.ignore(
                         name,
                         &format!(
-                            "the exporter {word:?} is not supported (expected {known} or \"none\")"
+                            "the {what} {word:?} is not supported (expected {known} or \"none\")"
                         ),
                     );
                 }

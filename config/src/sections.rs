@@ -15,18 +15,18 @@ pub(crate) fn config(d: &mut Decoder<'_>, root: &Node) -> Config {
     let mut out = Config::default();
     let mut f = d.map(root, "");
     out.name = f.read(d, "name", Decoder::string);
-    if let Some((node, path)) = f.get("observability") {
-        out.observability = observability(d, node, &path);
-    }
-    if let Some((node, path)) = f.get("scaling") {
-        out.scaling = scaling(d, node, &path);
-    }
-    if let Some((node, path)) = f.get("custom_metrics") {
-        out.custom_metrics = custom_metrics(d, node, &path);
-    }
-    if let Some((node, path)) = f.get("alerts") {
-        out.alerts = alerts(d, node, &path);
-    }
+    f.set(d, "observability", &mut out.observability, |d, n, p| {
+        Some(observability(d, n, p))
+    });
+    f.set(d, "scaling", &mut out.scaling, |d, n, p| {
+        Some(scaling(d, n, p))
+    });
+    f.set(d, "custom_metrics", &mut out.custom_metrics, |d, n, p| {
+        Some(custom_metrics(d, n, p))
+    });
+    f.set(d, "alerts", &mut out.alerts, |d, n, p| {
+        Some(alerts(d, n, p))
+    });
     f.finish(d);
     out
 }
@@ -34,18 +34,18 @@ pub(crate) fn config(d: &mut Decoder<'_>, root: &Node) -> Config {
 fn observability(d: &mut Decoder<'_>, node: &Node, path: &str) -> Observability {
     let mut out = Observability::default();
     let mut f = d.map(node, path);
-    if let Some((node, path)) = f.get("opentelemetry") {
-        out.opentelemetry = opentelemetry(d, node, &path);
-    }
-    if let Some((node, path)) = f.get("prometheus") {
-        out.prometheus = prometheus(d, node, &path);
-    }
-    if let Some((node, path)) = f.get("logging") {
-        out.logging = logging(d, node, &path);
-    }
-    if let Some((node, path)) = f.get("health") {
-        out.health = health(d, node, &path);
-    }
+    f.set(d, "opentelemetry", &mut out.opentelemetry, |d, n, p| {
+        Some(opentelemetry(d, n, p))
+    });
+    f.set(d, "prometheus", &mut out.prometheus, |d, n, p| {
+        Some(prometheus(d, n, p))
+    });
+    f.set(d, "logging", &mut out.logging, |d, n, p| {
+        Some(logging(d, n, p))
+    });
+    f.set(d, "health", &mut out.health, |d, n, p| {
+        Some(health(d, n, p))
+    });
     f.finish(d);
     out
 }
@@ -56,12 +56,12 @@ fn opentelemetry(d: &mut Decoder<'_>, node: &Node, path: &str) -> OpenTelemetry 
     f.set(d, "enabled", &mut out.enabled, Decoder::bool);
     out.service_name = f.read(d, "service_name", Decoder::string);
     out.service_version = f.read(d, "service_version", Decoder::string);
-    if let Some((node, path)) = f.get("tracing") {
-        out.tracing = tracing(d, node, &path);
-    }
-    if let Some((node, path)) = f.get("metrics") {
-        out.metrics = metrics(d, node, &path);
-    }
+    f.set(d, "tracing", &mut out.tracing, |d, n, p| {
+        Some(tracing(d, n, p))
+    });
+    f.set(d, "metrics", &mut out.metrics, |d, n, p| {
+        Some(metrics(d, n, p))
+    });
     if let Some((node, path)) = f.get("resource") {
         let mut r = d.map(node, &path);
         if let Some((node, path)) = r.get("attributes") {
@@ -103,9 +103,7 @@ fn tracing(d: &mut Decoder<'_>, node: &Node, path: &str) -> Tracing {
             .filter_map(|(node, path)| trace_exporter(d, node, &path))
             .collect();
     }
-    if let Some((node, path)) = f.get("batch") {
-        out.batch = batch(d, node, &path);
-    }
+    f.set(d, "batch", &mut out.batch, |d, n, p| Some(batch(d, n, p)));
     if let Some((node, path)) = f.get("propagators") {
         out.propagators = d
             .list(node, &path)
@@ -342,9 +340,9 @@ fn prometheus(d: &mut Decoder<'_>, node: &Node, path: &str) -> Prometheus {
         let text = d.string(n, p)?;
         check_path(d, n, p, &text).then_some(text)
     });
-    if let Some((node, path)) = f.get("authentication") {
-        out.authentication = authentication(d, node, &path);
-    }
+    f.set(d, "authentication", &mut out.authentication, |d, n, p| {
+        Some(authentication(d, n, p))
+    });
     if let Some((node, path)) = f.get("metrics") {
         let mut m = d.map(node, &path);
         if let Some((node, path)) = m.get("http") {

@@ -87,3 +87,14 @@ pub fn assert_golden(name: &str, actual: &str) {
         path.display()
     );
 }
+
+/// The process metric families every Prometheus client exposes, as rustform names them.
+pub const PROCESS_FAMILIES: [&str; 7] = [
+    "process_cpu_seconds_total",
+    "process_resident_memory_bytes",
+    "process_virtual_memory_bytes",
+    "process_open_fds",
+    "process_max_fds",
+    "process_threads",
+    "process_start_time_seconds",
+];

@@ -171,27 +171,31 @@ where
             .boxed(),
         // tracing-subscriber's human formats always show the span context; only the
         // JSON format can leave it out.
-        LogFormat::Pretty => fmt::layer()
-            .pretty()
+        LogFormat::Pretty => human(fmt::layer().pretty(), logging)
             .with_writer(writer)
             .with_ansi(ansi)
-            .with_target(logging.include_targets)
-            .with_thread_ids(logging.include_thread_ids)
-            .with_thread_names(logging.include_thread_names)
-            .with_file(logging.include_line_numbers)
-            .with_line_number(logging.include_line_numbers)
             .boxed(),
-        LogFormat::Compact => fmt::layer()
-            .compact()
+        LogFormat::Compact => human(fmt::layer().compact(), logging)
             .with_writer(writer)
             .with_ansi(ansi)
-            .with_target(logging.include_targets)
-            .with_thread_ids(logging.include_thread_ids)
-            .with_thread_names(logging.include_thread_names)
-            .with_file(logging.include_line_numbers)
-            .with_line_number(logging.include_line_numbers)
             .boxed(),
     }
+}
+
+/// The `include_*` options of the pretty and compact formats.
+fn human<S, N, L, T, W>(
+    layer: fmt::Layer<S, N, fmt::format::Format<L, T>, W>,
+    logging: &Logging,
+) -> fmt::Layer<S, N, fmt::format::Format<L, T>, W>
+where
+    N: for<'w> fmt::FormatFields<'w> + 'static,
+{
+    layer
+        .with_target(logging.include_targets)
+        .with_thread_ids(logging.include_thread_ids)
+        .with_thread_names(logging.include_thread_names)
+        .with_file(logging.include_line_numbers)
+        .with_line_number(logging.include_line_numbers)
 }
 
 /// Whether to colour what goes to `output`: only a terminal, and only without
