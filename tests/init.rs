@@ -106,6 +106,12 @@ fn json_logs_carry_the_ids_of_the_span_they_were_written_in() {
     let after = by_message("after the order");
     assert_eq!(after["level"], "WARN");
     assert!(after.get("span_id").is_none());
+    // Libraries logging through the `log` crate reach the same logs, filtered alike.
+    let legacy = by_message("from the log crate");
+    assert_eq!(legacy["target"], "legacy");
+    assert_eq!(legacy["level"], "INFO");
+    assert_eq!(legacy["fields"].as_object().unwrap().len(), 1, "{legacy}");
+    assert!(lines.iter().all(|l| message(l) != "filtered out at info"));
 }
 
 #[test]
@@ -315,6 +321,20 @@ fn log_sampling_keeps_the_fraction_below_warn_and_every_warning() {
     let exposition = exposition(&output);
     assert!(
         exposition.contains(r#"rustform_log_events_dropped_total{reason="sampling"} 900"#),
+        "{exposition}"
+    );
+}
+
+#[test]
+fn build_info_takes_commit_and_branch_from_code() {
+    let yaml = "observability:\n  opentelemetry:\n    service_name: shop\n    \
+                service_version: \"9.9.9\"\n  logging:\n    format: json\n";
+    let exposition = exposition(&run("build-info", Some(yaml), &[]));
+    let version = env!("CARGO_PKG_VERSION");
+    assert!(
+        exposition.contains(&format!(
+            r#"build_info{{version="{version}",commit="4f2a9c1",branch="main",service_name="shop"}} 1"#
+        )),
         "{exposition}"
     );
 }

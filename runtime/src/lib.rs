@@ -131,6 +131,38 @@ pub fn set_service_name(name: impl Into<String>) -> bool {
     SERVICE_NAME.set(name.into()).is_ok()
 }
 
+/// The build of the crate that invokes it, for `build_info`: the crate's version, and the
+/// commit and branch from the first of `RUSTFORM_COMMIT`, `AUTOMETRICS_COMMIT`,
+/// `VERGEN_GIT_SHA` (and `RUSTFORM_BRANCH`, `AUTOMETRICS_BRANCH`, `VERGEN_GIT_BRANCH`) set
+/// when it was compiled — by CI or a `build.rs`. Give it to
+/// [`ObservabilityBuilder::build_info`]; the service name is filled in at install.
+///
+/// ```
+/// let info = rustform::build_info!();
+/// assert_eq!(info.version, env!("CARGO_PKG_VERSION"));
+/// let observability = rustform::Observability::builder().build_info(info).build()?;
+/// # Ok::<(), rustform::Error>(())
+/// ```
+#[macro_export]
+macro_rules! build_info {
+    () => {
+        $crate::metrics::BuildInfo {
+            version: $crate::__private::core::env!("CARGO_PKG_VERSION").into(),
+            commit: $crate::__private::first_set(&[
+                $crate::__private::core::option_env!("RUSTFORM_COMMIT"),
+                $crate::__private::core::option_env!("AUTOMETRICS_COMMIT"),
+                $crate::__private::core::option_env!("VERGEN_GIT_SHA"),
+            ]),
+            branch: $crate::__private::first_set(&[
+                $crate::__private::core::option_env!("RUSTFORM_BRANCH"),
+                $crate::__private::core::option_env!("AUTOMETRICS_BRANCH"),
+                $crate::__private::core::option_env!("VERGEN_GIT_BRANCH"),
+            ]),
+            service_name: $crate::__private::std::string::String::new(),
+        }
+    };
+}
+
 /// What generated code calls. Not a public API: anything here may change in any release.
 #[doc(hidden)]
 pub mod __private {
@@ -165,6 +197,16 @@ pub mod __private {
     /// A field's metric on its way into `Registry::__register_group`.
     pub fn group_metric<T: crate::metrics::AppMetric>(metric: &T) -> crate::metrics::GroupMetric {
         crate::metrics::GroupMetric::new(metric.clone())
+    }
+
+    /// The first value set, for `build_info!`.
+    pub fn first_set(values: &[Option<&str>]) -> std::string::String {
+        values
+            .iter()
+            .flatten()
+            .find(|v| !v.is_empty())
+            .map(|v| (*v).to_owned())
+            .unwrap_or_default()
     }
 
     /// Reports that an `AppMetrics` struct's `global()` could not register its metrics.

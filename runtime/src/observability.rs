@@ -50,6 +50,7 @@ pub fn init() -> Result<Guard, Error> {
 #[derive(Debug)]
 pub struct Observability {
     config: Config,
+    build: Option<metrics::BuildInfo>,
 }
 
 impl Observability {
@@ -78,7 +79,7 @@ impl Observability {
         if INSTALLED.swap(true, Ordering::AcqRel) {
             return Err(Error::AlreadyInitialized);
         }
-        match install(&self.config) {
+        match install(&self.config, self.build.as_ref()) {
             Ok(guard) => Ok(guard),
             Err(error) => {
                 // The global subscriber is set last, so a failed install leaves logging
@@ -90,7 +91,7 @@ impl Observability {
     }
 }
 
-fn install(config: &Config) -> Result<Guard, Error> {
+fn install(config: &Config, build: Option<&metrics::BuildInfo>) -> Result<Guard, Error> {
     // Fallible steps first; the global subscriber, which cannot be undone, last.
     let subscriber = crate::trace::subscriber(&config.observability.logging)?;
     let registry = metrics::default_registry();
@@ -111,8 +112,9 @@ fn install(config: &Config) -> Result<Guard, Error> {
     }
     if metrics_config.system_metrics {
         metrics::register_process_metrics(registry)?;
-        build_info(config).register(registry)?;
+        build_info(config, build).register(registry)?;
     }
+    let log_level = subscriber.max_level_hint();
     tracing::subscriber::set_global_default(subscriber).map_err(|_| Error::Install {
         what: "logging",
         reason: "another global tracing subscriber is already set; remove its \
@@ -120,6 +122,21 @@ fn install(config: &Config) -> Result<Guard, Error> {
             .to_owned(),
     })?;
     crate::trace::use_as_exemplar_source();
+    // Libraries that log through the `log` crate reach the same logs, up to the most
+    // verbose level the filter lets through.
+    let log_bridge = log_level
+        .map(|level| tracing_log::AsLog::as_log(&level))
+        .unwrap_or(tracing_log::log::LevelFilter::Trace);
+    if tracing_log::LogTracer::builder()
+        .with_max_level(log_bridge)
+        .init()
+        .is_err()
+    {
+        tracing::warn!(
+            target: "rustform",
+            "a `log` logger is already set, so records of the `log` crate go to it, not to these logs"
+        );
+    }
     for warning in config.warnings() {
         tracing::warn!(target: "rustform::config", "{warning}");
     }
@@ -137,25 +154,28 @@ fn install(config: &Config) -> Result<Guard, Error> {
     })
 }
 
-/// `build_info`'s labels: the version from the configuration, else the version of the
-/// crate whose observed functions name the service.
-fn build_info(config: &Config) -> metrics::BuildInfo {
+/// `build_info`'s labels: what code gave (`build_info!`), else the version from the
+/// configuration, else the version of the crate whose observed functions name the service.
+fn build_info(config: &Config, build: Option<&metrics::BuildInfo>) -> metrics::BuildInfo {
     let service_name = crate::SERVICE_NAME
         .get()
         .cloned()
         .or_else(|| config.service_name().map(str::to_owned))
         .or_else(only_crate_name)
         .unwrap_or_default();
-    let version = config
-        .service_version()
-        .map(str::to_owned)
+    let given = build.cloned().unwrap_or_default();
+    let version = Some(given.version)
+        .filter(|v| !v.is_empty())
+        .or_else(|| config.service_version().map(str::to_owned))
         .or_else(|| crate_version(&service_name))
         .unwrap_or_default();
     metrics::BuildInfo {
         version,
-        commit: String::new(),
-        branch: String::new(),
-        service_name,
+        commit: given.commit,
+        branch: given.branch,
+        service_name: Some(given.service_name)
+            .filter(|n| !n.is_empty())
+            .unwrap_or(service_name),
     }
 }
 
@@ -210,6 +230,7 @@ fn crate_version(service_name: &str) -> Option<String> {
 #[must_use = "a builder does nothing until `build` or `install`"]
 pub struct ObservabilityBuilder {
     source: Source,
+    build: Option<metrics::BuildInfo>,
     env: Option<Lookup>,
     overrides: Vec<Override>,
 }
@@ -280,6 +301,14 @@ impl ObservabilityBuilder {
         self.configure(move |c| c.observability.logging.format = format)
     }
 
+    /// Sets `build_info`'s version, commit and branch, usually from
+    /// [`build_info!`](crate::build_info): the version given here beats the configured
+    /// one.
+    pub fn build_info(mut self, info: metrics::BuildInfo) -> Self {
+        self.build = Some(info);
+        self
+    }
+
     /// Turns the built-in `process_*` and `build_info` metrics on or off.
     pub fn system_metrics(self, on: bool) -> Self {
         self.configure(move |c| c.observability.opentelemetry.metrics.system_metrics = on)
@@ -312,7 +341,10 @@ impl ObservabilityBuilder {
         for change in self.overrides {
             change(&mut config);
         }
-        Ok(Observability { config })
+        Ok(Observability {
+            config,
+            build: self.build,
+        })
     }
 
     /// Builds and installs: see [`Observability::install`].

@@ -35,18 +35,30 @@ fn hex(bytes: &[u8]) -> String {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let scenario = std::env::args().nth(1).unwrap_or_default();
-    let guard = rustform::init()?;
+    let guard = if scenario == "build-info" {
+        rustform::Observability::builder()
+            .build_info(rustform::metrics::BuildInfo {
+                commit: "4f2a9c1".into(),
+                branch: "main".into(),
+                ..rustform::build_info!()
+            })
+            .install()?
+    } else {
+        rustform::init()?
+    };
     match scenario.as_str() {
         "logs" => {
             tracing::info!("outside any span");
             place_order(7)?;
             tracing::warn!(reason = "low stock", "after the order");
+            log::info!(target: "legacy", "from the log crate");
+            log::debug!(target: "legacy", "filtered out at info");
         }
         "twice" => match rustform::init() {
             Ok(_) => eprintln!("second init: accepted"),
             Err(err) => eprintln!("second init: {err}"),
         },
-        "metrics" => {
+        "metrics" | "build-info" => {
             place_order(1)?;
             eprint!("{}", default_registry().render());
         }

@@ -7,6 +7,7 @@ use std::ops::Range;
 use tracing::field::{Field, Visit};
 use tracing::span::Record;
 use tracing::{Event, Level, Subscriber};
+use tracing_log::NormalizeEvent;
 use tracing_subscriber::field::RecordFields;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
@@ -131,7 +132,9 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        let meta = event.metadata();
+        // Records from the `log` crate carry their own target, file and line.
+        let normalized = event.normalized_metadata();
+        let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
         let out = &mut writer;
 
         out.write_str("{\"timestamp\":\"")?;
@@ -354,7 +357,8 @@ impl<'a, W: Write + ?Sized> Members<'a, W> {
 
     /// Writes `"name":` (after a comma unless first), then the value with `value`.
     fn member(&mut self, field: &Field, value: impl FnOnce(&mut W) -> fmt::Result) {
-        if self.result.is_err() {
+        // `log.target`, `log.file`, … of a `log` record are shown as the event's own.
+        if self.result.is_err() || field.name().starts_with("log.") {
             return;
         }
         let comma = if self.first { "" } else { "," };
