@@ -244,7 +244,9 @@ fn built_in_metrics_are_installed_and_accepted_by_promtool() {
         "{exposition}"
     );
     assert!(
-        exposition.contains(r#"service_name="probe-service""#),
+        exposition.contains(
+            r#"function_calls_total{function="place_order",module="rustform_probe",service_name="probe-service",result="ok"} 1"#
+        ),
         "{exposition}"
     );
     support::assert_promtool_accepts(&exposition);
@@ -307,6 +309,28 @@ fn metrics_declared_in_the_file_are_registered_and_reachable_by_name() {
         "{err}"
     );
     support::assert_promtool_accepts(&exposition(&output));
+
+    // The rest of the reference file reached the running pieces too: its JSON logs, its
+    // service name and version, its business metrics (with the one name that cannot be
+    // exposed reported, not fatal).
+    let lines = json_lines(&output);
+    assert!(
+        lines.iter().any(|l| l["target"] == "rustform::config"
+            && message(l).contains("\"orders_created\"")),
+        "{lines:#?}"
+    );
+    assert!(
+        err.contains(
+            r#"build_info{version="1.0.0",commit="",branch="",service_name="my-observed-app"} 1"#
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            r#"function="place_order",module="rustform_probe",service_name="my-observed-app""#
+        ),
+        "{err}"
+    );
 }
 
 #[test]

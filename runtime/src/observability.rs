@@ -21,6 +21,9 @@ static INSTALLED: AtomicBool = AtomicBool::new(false);
 /// the file declares. Keep the returned [`Guard`] until the end of `main`: dropping it
 /// shuts down what was installed.
 ///
+/// Call it first in `main`: observed functions take their `service_name` label when the
+/// default registry is first used, so metrics touched before `init()` keep the crate name.
+///
 /// Without a file, the defaults apply: pretty logs at `info`, the built-in metrics, no
 /// exporters. A file with mistakes is an [`Error::Config`] listing each one with its
 /// line and YAML path; a second call in the same process is
@@ -92,13 +95,15 @@ impl Observability {
 }
 
 fn install(config: &Config, build: Option<&metrics::BuildInfo>) -> Result<Guard, Error> {
-    // Fallible steps first; the global subscriber, which cannot be undone, last.
-    let subscriber = crate::trace::subscriber(&config.observability.logging)?;
-    let registry = metrics::default_registry();
-    let metrics_config = &config.observability.opentelemetry.metrics;
+    // The service name first: the default registry's first use (below, or in the
+    // subscriber's sampling counter) gives every observed function its labels.
     if let Some(name) = config.service_name() {
         crate::set_service_name(name);
     }
+    // Fallible steps next; the global subscriber, which cannot be undone, last.
+    let subscriber = crate::trace::subscriber(&config.observability.logging)?;
+    let registry = metrics::default_registry();
+    let metrics_config = &config.observability.opentelemetry.metrics;
     if metrics_config.custom_metrics {
         metrics::declare_all(registry, &config.custom_metrics)?;
     }
