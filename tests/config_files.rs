@@ -256,6 +256,30 @@ fn every_mistake_is_reported_at_once() {
 }
 
 #[test]
+fn header_values_stay_out_of_debug_output() {
+    let text = "observability:\n  opentelemetry:\n    tracing:\n      exporters:\n        \
+                - type: otlp\n          headers: { authorization: \"Bearer ${TOKEN}\" }\n    \
+                metrics:\n      exporters:\n        - type: otlp\n          \
+                headers: { x-api-key: \"${TOKEN}\" }\n";
+    let config = Config::parse(text, "rustform.yml", &env_of(&[("TOKEN", "s3cr3t")])).unwrap();
+    let otel = &config.observability.opentelemetry;
+    assert_eq!(
+        otel.tracing.exporters[0].headers["authorization"],
+        "Bearer s3cr3t"
+    );
+    let debug = format!("{config:?}");
+    assert!(!debug.contains("s3cr3t"), "{debug}");
+    assert!(
+        debug.contains(r#"headers: {"authorization": <redacted>}"#),
+        "{debug}"
+    );
+    assert!(
+        debug.contains(r#"headers: {"x-api-key": <redacted>}"#),
+        "{debug}"
+    );
+}
+
+#[test]
 fn secrets_are_never_repeated_in_messages() {
     let text = std::fs::read_to_string(dir("broken/28-token-in-token-env.yml")).unwrap();
     let err = Config::parse(&text, "rustform.yml", &|_| None).unwrap_err();

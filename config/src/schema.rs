@@ -186,8 +186,9 @@ impl Default for Batch {
     }
 }
 
-/// Where spans go: `tracing.exporters[]`.
-#[derive(Debug, Clone, PartialEq)]
+/// Where spans go: `tracing.exporters[]`. Its `Debug` output names the headers but
+/// never shows their values, which often hold credentials.
+#[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub struct TraceExporter {
     /// `type`: otlp, console, zipkin or jaeger.
@@ -292,8 +293,9 @@ impl Default for Metrics {
     }
 }
 
-/// `metrics.exporters[]`.
-#[derive(Debug, Clone, PartialEq)]
+/// `metrics.exporters[]`. Its `Debug` output names the headers but never shows their
+/// values.
+#[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub struct MetricsExporter {
     /// `type`: prometheus, otlp or console.
@@ -339,6 +341,47 @@ pub enum MetricsExporterKind {
     Otlp,
     /// Printed to stderr.
     Console,
+}
+
+/// The header names, for `Debug`: values stay out of logs and panic messages.
+struct HeaderNames<'a>(&'a BTreeMap<String, String>);
+
+impl std::fmt::Debug for HeaderNames<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.0.keys().map(|k| (k, format_args!("<redacted>"))))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for TraceExporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TraceExporter")
+            .field("kind", &self.kind)
+            .field("enabled", &self.enabled)
+            .field("endpoint", &self.endpoint)
+            .field("protocol", &self.protocol)
+            .field("headers", &HeaderNames(&self.headers))
+            .field("compression", &self.compression)
+            .field("timeout", &self.timeout)
+            .field("enabled_in_dev", &self.enabled_in_dev)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for MetricsExporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsExporter")
+            .field("kind", &self.kind)
+            .field("enabled", &self.enabled)
+            .field("endpoint", &self.endpoint)
+            .field("protocol", &self.protocol)
+            .field("headers", &HeaderNames(&self.headers))
+            .field("compression", &self.compression)
+            .field("timeout", &self.timeout)
+            .field("authentication", &self.authentication)
+            .finish()
+    }
 }
 
 /// `observability.opentelemetry.resource`.
@@ -535,7 +578,8 @@ pub struct Logging {
     pub format: LogFormat,
     /// `output` (default stdout).
     pub output: LogOutput,
-    /// `include_spans` (default true): the current span and its parents with their fields.
+    /// `include_spans` (default true): the current span and its parents with their fields,
+    /// in JSON lines (the pretty and compact formats always show them).
     pub include_spans: bool,
     /// `include_targets` (default true).
     pub include_targets: bool,
