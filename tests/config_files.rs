@@ -47,10 +47,10 @@ fn the_reference_file_loads_with_its_values() {
     let otlp = &otel.tracing.exporters[0];
     assert_eq!(otlp.kind, TraceExporterKind::Otlp);
     assert_eq!(
-        otlp.endpoint.as_deref(),
+        otlp.transport.endpoint.as_deref(),
         Some("http://jaeger:14268/api/traces")
     );
-    assert_eq!(otlp.headers["authorization"], "Bearer t0ken");
+    assert_eq!(otlp.transport.headers["authorization"], "Bearer t0ken");
     assert_eq!(otel.tracing.exporters[1].kind, TraceExporterKind::Console);
     assert!(otel.tracing.exporters[1].enabled_in_dev);
     assert_eq!(otel.metrics.export_interval, Duration::from_secs(10));
@@ -60,7 +60,7 @@ fn the_reference_file_loads_with_its_values() {
     let auth = exporters[0].authentication.as_ref().unwrap();
     assert_eq!(auth.token_header.as_deref(), Some("Authorization"));
     assert_eq!(
-        exporters[1].endpoint.as_deref(),
+        exporters[1].transport.endpoint.as_deref(),
         Some("http://otel-collector:4317")
     );
     assert_eq!(
@@ -264,7 +264,7 @@ fn header_values_stay_out_of_debug_output() {
     let config = Config::parse(text, "rustform.yml", &env_of(&[("TOKEN", "s3cr3t")])).unwrap();
     let otel = &config.observability.opentelemetry;
     assert_eq!(
-        otel.tracing.exporters[0].headers["authorization"],
+        otel.tracing.exporters[0].transport.headers["authorization"],
         "Bearer s3cr3t"
     );
     let debug = format!("{config:?}");
@@ -407,8 +407,11 @@ fn variables_expand_in_any_string_value() {
     assert_eq!(otel.service_name.as_deref(), Some("shop"));
     assert_eq!(otel.tracing.sampler, Sampler::ratio(0.25));
     let exporter = &otel.tracing.exporters[0];
-    assert_eq!(exporter.endpoint.as_deref(), Some("http://collector:4317"));
-    assert_eq!(exporter.timeout, Duration::from_secs(2));
+    assert_eq!(
+        exporter.transport.endpoint.as_deref(),
+        Some("http://collector:4317")
+    );
+    assert_eq!(exporter.transport.timeout, Duration::from_secs(2));
     assert!(!config.observability.logging.include_spans);
     // An unset variable in a typed value leaves the default.
     let config = Config::parse(&text, "rustform.yml", &env_of(&[("HOST", "h")])).unwrap();
@@ -510,7 +513,7 @@ fn environment_precedence_follows_opentelemetry() {
     let exporter = |c: &Config| c.observability.opentelemetry.tracing.exporters[0].clone();
     let config = parse(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://generic:4318")]);
     assert_eq!(
-        exporter(&config).endpoint.as_deref(),
+        exporter(&config).transport.endpoint.as_deref(),
         Some("http://generic:4318/v1/traces")
     );
     let config = parse(&[
@@ -522,21 +525,21 @@ fn environment_precedence_follows_opentelemetry() {
         ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
     ]);
     let e = exporter(&config);
-    assert_eq!(e.endpoint.as_deref(), Some("http://traces:4317"));
+    assert_eq!(e.transport.endpoint.as_deref(), Some("http://traces:4317"));
     assert_eq!(
-        effective_protocol(e.endpoint.as_deref(), e.protocol),
+        effective_protocol(e.transport.endpoint.as_deref(), e.transport.protocol),
         Protocol::Grpc
     );
-    assert_eq!(e.headers["a"], "1");
-    assert_eq!(e.headers["b"], "3");
-    assert_eq!(e.headers["c"], "x=y");
-    assert_eq!(e.timeout, Duration::from_millis(2500));
-    assert_eq!(e.compression, Some(Compression::Gzip));
+    assert_eq!(e.transport.headers["a"], "1");
+    assert_eq!(e.transport.headers["b"], "3");
+    assert_eq!(e.transport.headers["c"], "x=y");
+    assert_eq!(e.transport.timeout, Duration::from_millis(2500));
+    assert_eq!(e.transport.compression, Some(Compression::Gzip));
     // The metrics exporter list gains an OTLP exporter for the generic endpoint.
     let metrics = &config.observability.opentelemetry.metrics.exporters;
     assert_eq!(metrics.len(), 1);
     assert_eq!(
-        metrics[0].endpoint.as_deref(),
+        metrics[0].transport.endpoint.as_deref(),
         Some("http://generic:4318/v1/metrics")
     );
 
@@ -552,7 +555,7 @@ fn environment_precedence_follows_opentelemetry() {
         .collect();
     assert_eq!(kinds, [TraceExporterKind::Otlp, TraceExporterKind::Console]);
     assert_eq!(
-        exporter(&config).endpoint.as_deref(),
+        exporter(&config).transport.endpoint.as_deref(),
         Some("http://file:4317")
     );
     let config = parse(&[("OTEL_TRACES_EXPORTER", "none")]);

@@ -123,28 +123,21 @@ struct OtlpEnv {
 }
 
 impl OtlpEnv {
-    fn apply(
-        &self,
-        endpoint: &mut Option<String>,
-        protocol: &mut Option<Protocol>,
-        headers: &mut BTreeMap<String, String>,
-        timeout: &mut Duration,
-        compression: &mut Option<Compression>,
-    ) {
+    fn apply(&self, transport: &mut Transport) {
         if let Some(p) = self.protocol {
-            *protocol = Some(p);
+            transport.protocol = Some(p);
         }
         if let Some(e) = &self.endpoint {
-            *endpoint = Some(e.clone());
+            transport.endpoint = Some(e.clone());
         }
         if let Some(h) = &self.headers {
-            headers.extend(h.clone());
+            transport.headers.extend(h.clone());
         }
         if let Some(t) = self.timeout {
-            *timeout = t;
+            transport.timeout = t;
         }
         if let Some(c) = self.compression {
-            *compression = Some(c);
+            transport.compression = Some(c);
         }
     }
 }
@@ -390,20 +383,14 @@ impl Env<'_> {
                 .iter_mut()
                 .filter(|e| e.kind == TraceExporterKind::Zipkin)
             {
-                e.endpoint = Some(zipkin.clone());
+                e.transport.endpoint = Some(zipkin.clone());
             }
         }
         for e in exporters
             .iter_mut()
             .filter(|e| matches!(e.kind, TraceExporterKind::Otlp | TraceExporterKind::Jaeger))
         {
-            otlp.apply(
-                &mut e.endpoint,
-                &mut e.protocol,
-                &mut e.headers,
-                &mut e.timeout,
-                &mut e.compression,
-            );
+            otlp.apply(&mut e.transport);
         }
     }
 
@@ -433,13 +420,7 @@ impl Env<'_> {
             .iter_mut()
             .filter(|e| e.kind == MetricsExporterKind::Otlp)
         {
-            otlp.apply(
-                &mut e.endpoint,
-                &mut e.protocol,
-                &mut e.headers,
-                &mut e.timeout,
-                &mut e.compression,
-            );
+            otlp.apply(&mut e.transport);
         }
     }
 

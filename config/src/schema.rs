@@ -186,25 +186,16 @@ impl Default for Batch {
     }
 }
 
-/// Where spans go: `tracing.exporters[]`. Its `Debug` output names the headers but
-/// never shows their values, which often hold credentials.
-#[derive(Clone, PartialEq)]
+/// Where spans go: `tracing.exporters[]`.
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct TraceExporter {
     /// `type`: otlp, console, zipkin or jaeger.
     pub kind: TraceExporterKind,
     /// `enabled` (default true).
     pub enabled: bool,
-    /// `endpoint`: a URL (otlp, zipkin, jaeger).
-    pub endpoint: Option<String>,
-    /// `protocol`: grpc or http/protobuf; by default from the endpoint's port.
-    pub protocol: Option<Protocol>,
-    /// `headers`, sent with every export.
-    pub headers: BTreeMap<String, String>,
-    /// `compression`: gzip or none.
-    pub compression: Option<Compression>,
-    /// `timeout` (default 10 s) for one export, retries included.
-    pub timeout: Duration,
+    /// `endpoint`, `protocol`, `headers`, `compression`, `timeout`.
+    pub transport: Transport,
     /// `enabled_in_dev` (console): print spans only in development.
     pub enabled_in_dev: bool,
 }
@@ -215,13 +206,59 @@ impl TraceExporter {
         TraceExporter {
             kind,
             enabled: true,
+            transport: Transport::default(),
+            enabled_in_dev: false,
+        }
+    }
+}
+
+/// How an exporter reaches its receiver. Its `Debug` output names the headers but never
+/// shows their values, which often hold credentials.
+#[derive(Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Transport {
+    /// `endpoint`: a URL (a path for the Prometheus exporter).
+    pub endpoint: Option<String>,
+    /// `protocol`: grpc or http/protobuf; by default from the endpoint's port
+    /// (see [`effective_protocol`](crate::effective_protocol)).
+    pub protocol: Option<Protocol>,
+    /// `headers`, sent with every export.
+    pub headers: BTreeMap<String, String>,
+    /// `compression`: gzip or none.
+    pub compression: Option<Compression>,
+    /// `timeout` (default 10 s) for one export, retries included.
+    pub timeout: Duration,
+}
+
+impl Default for Transport {
+    fn default() -> Self {
+        Transport {
             endpoint: None,
             protocol: None,
             headers: BTreeMap::new(),
             compression: None,
             timeout: Duration::from_secs(10),
-            enabled_in_dev: false,
         }
+    }
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        struct HeaderNames<'a>(&'a BTreeMap<String, String>);
+        impl std::fmt::Debug for HeaderNames<'_> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_map()
+                    .entries(self.0.keys().map(|k| (k, format_args!("<redacted>"))))
+                    .finish()
+            }
+        }
+        f.debug_struct("Transport")
+            .field("endpoint", &self.endpoint)
+            .field("protocol", &self.protocol)
+            .field("headers", &HeaderNames(&self.headers))
+            .field("compression", &self.compression)
+            .field("timeout", &self.timeout)
+            .finish()
     }
 }
 
@@ -293,25 +330,17 @@ impl Default for Metrics {
     }
 }
 
-/// `metrics.exporters[]`. Its `Debug` output names the headers but never shows their
-/// values.
-#[derive(Clone, PartialEq)]
+/// `metrics.exporters[]`.
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct MetricsExporter {
     /// `type`: prometheus, otlp or console.
     pub kind: MetricsExporterKind,
     /// `enabled` (default true).
     pub enabled: bool,
-    /// `endpoint`: the path (prometheus) or URL (otlp).
-    pub endpoint: Option<String>,
-    /// `protocol` (otlp).
-    pub protocol: Option<Protocol>,
-    /// `headers` (otlp).
-    pub headers: BTreeMap<String, String>,
-    /// `compression` (otlp).
-    pub compression: Option<Compression>,
-    /// `timeout` (default 10 s).
-    pub timeout: Duration,
+    /// `endpoint` (the path for prometheus, a URL for otlp), `protocol`, `headers`,
+    /// `compression`, `timeout`.
+    pub transport: Transport,
     /// `authentication` (prometheus): overrides `prometheus.authentication`.
     pub authentication: Option<Authentication>,
 }
@@ -322,11 +351,7 @@ impl MetricsExporter {
         MetricsExporter {
             kind,
             enabled: true,
-            endpoint: None,
-            protocol: None,
-            headers: BTreeMap::new(),
-            compression: None,
-            timeout: Duration::from_secs(10),
+            transport: Transport::default(),
             authentication: None,
         }
     }
@@ -341,47 +366,6 @@ pub enum MetricsExporterKind {
     Otlp,
     /// Printed to stderr.
     Console,
-}
-
-/// The header names, for `Debug`: values stay out of logs and panic messages.
-struct HeaderNames<'a>(&'a BTreeMap<String, String>);
-
-impl std::fmt::Debug for HeaderNames<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_map()
-            .entries(self.0.keys().map(|k| (k, format_args!("<redacted>"))))
-            .finish()
-    }
-}
-
-impl std::fmt::Debug for TraceExporter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TraceExporter")
-            .field("kind", &self.kind)
-            .field("enabled", &self.enabled)
-            .field("endpoint", &self.endpoint)
-            .field("protocol", &self.protocol)
-            .field("headers", &HeaderNames(&self.headers))
-            .field("compression", &self.compression)
-            .field("timeout", &self.timeout)
-            .field("enabled_in_dev", &self.enabled_in_dev)
-            .finish()
-    }
-}
-
-impl std::fmt::Debug for MetricsExporter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MetricsExporter")
-            .field("kind", &self.kind)
-            .field("enabled", &self.enabled)
-            .field("endpoint", &self.endpoint)
-            .field("protocol", &self.protocol)
-            .field("headers", &HeaderNames(&self.headers))
-            .field("compression", &self.compression)
-            .field("timeout", &self.timeout)
-            .field("authentication", &self.authentication)
-            .finish()
-    }
 }
 
 /// `observability.opentelemetry.resource`.

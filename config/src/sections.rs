@@ -161,36 +161,34 @@ const PROTOCOLS: &[(&str, Protocol)] = &[
 const COMPRESSIONS: &[(&str, Compression)] =
     &[("gzip", Compression::Gzip), ("none", Compression::None)];
 
-/// Reads the keys every push exporter shares.
-struct PushSettings {
-    endpoint: Option<String>,
-    protocol: Option<Protocol>,
-    compression: Option<Compression>,
-    timeout: Option<Duration>,
-    headers: std::collections::BTreeMap<String, String>,
-}
-
-fn push_settings(
+/// Reads the keys every exporter shares.
+fn transport(
     d: &mut Decoder<'_>,
     f: &mut crate::decode::Fields<'_>,
     url_endpoint: bool,
-) -> PushSettings {
+) -> Transport {
     let endpoint = f.read(d, "endpoint", |d, n, p| {
         let text = d.string(n, p)?;
         if url_endpoint {
             check_url(d, n, p, &text)?;
+        } else {
+            check_path(d, n, p, &text).then_some(())?;
         }
         Some(text)
     });
-    PushSettings {
+    let mut out = Transport {
         endpoint,
         protocol: f.read(d, "protocol", |d, n, p| d.choice(n, p, PROTOCOLS)),
         compression: f.read(d, "compression", |d, n, p| d.choice(n, p, COMPRESSIONS)),
-        timeout: f.read(d, "timeout", |d, n, p| d.duration(n, p, MS)),
-        headers: f
-            .read(d, "headers", |d, n, p| Some(d.string_map(n, p)))
-            .unwrap_or_default(),
-    }
+        ..Transport::default()
+    };
+    f.set(d, "timeout", &mut out.timeout, |d, n, p| {
+        d.duration(n, p, MS)
+    });
+    out.headers = f
+        .read(d, "headers", |d, n, p| Some(d.string_map(n, p)))
+        .unwrap_or_default();
+    out
 }
 
 fn check_url(d: &mut Decoder<'_>, node: &Node, path: &str, url: &str) -> Option<()> {
@@ -240,14 +238,7 @@ fn trace_exporter(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<TraceE
     let mut out = TraceExporter::new(kind.unwrap_or(TraceExporterKind::Otlp));
     f.set(d, "enabled", &mut out.enabled, Decoder::bool);
     f.set(d, "enabled_in_dev", &mut out.enabled_in_dev, Decoder::bool);
-    let push = push_settings(d, &mut f, true);
-    out.endpoint = push.endpoint;
-    out.protocol = push.protocol;
-    out.compression = push.compression;
-    out.headers = push.headers;
-    if let Some(timeout) = push.timeout {
-        out.timeout = timeout;
-    }
+    out.transport = transport(d, &mut f, true);
     f.finish(d);
     kind.map(|_| out)
 }
@@ -291,20 +282,8 @@ fn metrics(d: &mut Decoder<'_>, node: &Node, path: &str) -> Metrics {
             );
             let mut exporter = MetricsExporter::new(kind.unwrap_or(MetricsExporterKind::Otlp));
             e.set(d, "enabled", &mut exporter.enabled, Decoder::bool);
-            let push = push_settings(d, &mut e, kind != Some(MetricsExporterKind::Prometheus));
-            if kind == Some(MetricsExporterKind::Prometheus)
-                && let Some(endpoint) = &push.endpoint
-                && let Some((node, path)) = e.get("endpoint")
-            {
-                check_path(d, node, &path, endpoint);
-            }
-            exporter.endpoint = push.endpoint;
-            exporter.protocol = push.protocol;
-            exporter.compression = push.compression;
-            exporter.headers = push.headers;
-            if let Some(timeout) = push.timeout {
-                exporter.timeout = timeout;
-            }
+            exporter.transport =
+                transport(d, &mut e, kind != Some(MetricsExporterKind::Prometheus));
             exporter.authentication =
                 e.read(d, "authentication", |d, n, p| Some(authentication(d, n, p)));
             e.finish(d);
