@@ -1,32 +1,6 @@
 //! Name rules and spelling help shared by the macros.
 
-/// Why `name` is not a valid Prometheus label name for user labels, if it is not.
-pub(crate) fn label_name_problem(name: &str) -> Option<&'static str> {
-    let mut chars = name.chars();
-    match chars.next() {
-        None => return Some("a label name cannot be empty; give one, such as `tier`"),
-        Some(c) if !(c.is_ascii_alphabetic() || c == '_') => {
-            return Some("a label name must start with an ASCII letter or `_`; rename it");
-        }
-        _ => {}
-    }
-    if !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        return Some("a label name may contain only ASCII letters, digits and `_`; rename it");
-    }
-    if name.starts_with("__") {
-        return Some(
-            "label names starting with `__` are reserved for Prometheus' own use; choose a \
-             name without the leading underscores",
-        );
-    }
-    if name == "le" || name == "quantile" {
-        return Some(
-            "`le` and `quantile` are reserved for histogram and summary buckets; choose \
-             another name",
-        );
-    }
-    None
-}
+pub(crate) use rustform_config::names::label_name_problem;
 
 /// `NotFound` → `not_found`, `HTTPError` → `http_error`, `IoError2` → `io_error2`.
 pub(crate) fn snake_case(ident: &str) -> String {

@@ -16,6 +16,7 @@ use std::sync::{Arc, LazyLock, RwLock};
 use super::encode::{MetricType, encode_label_pairs};
 use super::family::{Arena, DEFAULT_CARDINALITY_LIMIT, Family};
 use super::name::{check_label_name, check_metric_name};
+use super::registry::sample_names;
 use super::{
     Buckets, Counter, Gauge, GroupMetric, Histogram, MetricDescription, Registry, Series,
     default_registry,
@@ -1060,16 +1061,6 @@ fn conflict(spec: &Checked<'_>, first_name: &str, first_path: &str, first_shape:
         name = spec.spec.name,
         shape = spec.shape(),
     )
-}
-
-/// Every name a family's exposition uses, as the registry reserves them.
-fn sample_names(base: &str, kind: MetricType) -> Vec<String> {
-    let suffixes: &[&str] = match kind {
-        MetricType::Counter => &["", "_total", "_created"],
-        MetricType::Histogram => &["", "_bucket", "_sum", "_count", "_created"],
-        _ => &[""],
-    };
-    suffixes.iter().map(|s| format!("{base}{s}")).collect()
 }
 
 /// The family a name stands for: a counter's `_total` is the suffix its samples add.

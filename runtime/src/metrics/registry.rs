@@ -392,7 +392,7 @@ impl Family {
 }
 
 /// Every name a family's exposition uses: its own and its samples'.
-fn sample_names(base: &str, metric_type: MetricType) -> Vec<String> {
+pub(crate) fn sample_names(base: &str, metric_type: MetricType) -> Vec<String> {
     let suffixes: &[&str] = match metric_type {
         MetricType::Counter => &["", "_total", "_created"],
         MetricType::Gauge => &[""],
