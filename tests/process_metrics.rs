@@ -211,15 +211,15 @@ fn start_time_is_within_the_last_day() {
         start >= now - 86_400.0,
         "start {start} more than a day before {now}"
     );
-    // The snapshot holds the same start, in whole seconds.
-    let Some(MetricValue::Gauge(whole)) = registry
+    // The snapshot holds the same start, fraction included.
+    let Some(MetricValue::FloatGauge(snapshot)) = registry
         .snapshot()
         .get("process_start_time_seconds", &[])
         .cloned()
     else {
         panic!("no start time in the snapshot")
     };
-    assert_eq!(whole, start.floor() as i64);
+    assert_eq!(snapshot, start);
 }
 
 #[test]
@@ -241,11 +241,12 @@ fn cpu_seconds_never_go_down_and_move_with_work() {
         assert!(Instant::now() < limit, "CPU seconds stayed at {first}");
     }
     let snapshot = registry.snapshot();
-    let Some(MetricValue::Counter(whole)) = snapshot.get("process_cpu_seconds_total", &[]) else {
+    let Some(MetricValue::FloatCounter(seconds)) = snapshot.get("process_cpu_seconds_total", &[])
+    else {
         panic!("no CPU seconds in the snapshot")
     };
-    assert!(*whole as f64 <= scrape(&registry, "process_cpu_seconds_total"));
-    assert!(*whole as f64 >= last.floor());
+    assert!(*seconds <= scrape(&registry, "process_cpu_seconds_total"));
+    assert!(*seconds >= last);
 }
 
 #[test]

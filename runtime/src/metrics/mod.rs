@@ -255,6 +255,30 @@ pub enum MetricValue {
     Gauge(i64),
     /// A histogram's buckets, count and sum.
     Histogram(HistogramValue),
+    /// A counter whose total is not a whole number (`process_cpu_seconds_total`).
+    FloatCounter(f64),
+    /// A gauge whose value is not a whole number or may be infinite
+    /// (`process_start_time_seconds`, `process_max_fds`).
+    FloatGauge(f64),
+}
+
+impl MetricValue {
+    /// A counter's or gauge's value as a float; `None` for a histogram.
+    ///
+    /// ```
+    /// use rustform::metrics::MetricValue;
+    ///
+    /// assert_eq!(MetricValue::Counter(3).as_f64(), Some(3.0));
+    /// assert_eq!(MetricValue::FloatGauge(1.5).as_f64(), Some(1.5));
+    /// ```
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            MetricValue::Counter(v) => Some(*v as f64),
+            MetricValue::Gauge(v) => Some(*v as f64),
+            MetricValue::FloatCounter(v) | MetricValue::FloatGauge(v) => Some(*v),
+            MetricValue::Histogram(_) => None,
+        }
+    }
 }
 
 /// A histogram's state.

@@ -48,9 +48,10 @@ const TICKS_PER_SECOND: f64 = 100.0;
 /// a family whose file cannot be read now is left out. A family whose read fails later,
 /// at scrape time, is left out of that scrape only.
 ///
-/// In the text formats CPU time and start time keep their fraction (1/100 s). A
-/// [`Snapshot`](super::Snapshot) holds integer values only, so it shows them in whole
-/// seconds, rounded down, and an unlimited `process_max_fds` as `i64::MAX`.
+/// CPU time and start time keep their fraction (1/100 s) in both text formats and in a
+/// [`Snapshot`](super::Snapshot) (as [`MetricValue::FloatCounter`](super::MetricValue::FloatCounter) and
+/// [`MetricValue::FloatGauge`](super::MetricValue::FloatGauge)); an unlimited
+/// `process_max_fds` is `+Inf`.
 ///
 /// ```
 /// use rustform::metrics::{Registry, register_process_metrics};
@@ -251,11 +252,13 @@ impl Probe {
         }
     }
 
-    /// `value` as a [`MetricValue`], whose numbers are integers: whole units, rounded
-    /// down (a cast saturates, so `+Inf` becomes the largest integer).
+    /// `value` as a [`MetricValue`]: a float for the families whose values have a
+    /// fraction (CPU time, start time) or may be infinite (an unlimited fd limit), a whole
+    /// number for the counts.
     fn snapshot_value(self, value: f64) -> MetricValue {
-        match self.metric_type() {
-            MetricType::Counter => MetricValue::Counter(value as u64),
+        match self {
+            Probe::CpuSeconds => MetricValue::FloatCounter(value),
+            Probe::StartTime | Probe::MaxFds => MetricValue::FloatGauge(value),
             _ => MetricValue::Gauge(value as i64),
         }
     }
@@ -640,13 +643,13 @@ process_start_time_seconds 1712345690.34
     }
 
     #[test]
-    fn the_snapshot_holds_the_same_values_in_whole_units() {
+    fn the_snapshot_holds_the_same_values_as_the_text() {
         let proc = FakeProc::new("snapshot");
         let snapshot: Snapshot = proc.registry().snapshot();
         let get = |name| snapshot.get(name, &[]).cloned();
         assert_eq!(
             get("process_cpu_seconds_total"),
-            Some(MetricValue::Counter(1))
+            Some(MetricValue::FloatCounter(1.87))
         );
         assert_eq!(
             get("process_resident_memory_bytes"),
@@ -657,11 +660,14 @@ process_start_time_seconds 1712345690.34
             Some(MetricValue::Gauge(3133440))
         );
         assert_eq!(get("process_open_fds"), Some(MetricValue::Gauge(3)));
-        assert_eq!(get("process_max_fds"), Some(MetricValue::Gauge(20000)));
+        assert_eq!(
+            get("process_max_fds"),
+            Some(MetricValue::FloatGauge(20000.0))
+        );
         assert_eq!(get("process_threads"), Some(MetricValue::Gauge(9)));
         assert_eq!(
             get("process_start_time_seconds"),
-            Some(MetricValue::Gauge(1712345690))
+            Some(MetricValue::FloatGauge(1712345690.34))
         );
         let family = snapshot.family("process_virtual_memory_bytes").unwrap();
         assert_eq!(family.unit.as_deref(), Some("bytes"));
@@ -702,7 +708,7 @@ process_start_time_seconds 1712345690.34
     }
 
     #[test]
-    fn unlimited_max_fds_is_inf_in_text_and_the_largest_integer_in_snapshots() {
+    fn unlimited_max_fds_is_inf_in_text_and_snapshots() {
         let proc = FakeProc::new("unlimited");
         std::fs::write(
             proc.0.join("self/limits"),
@@ -713,7 +719,7 @@ process_start_time_seconds 1712345690.34
         assert!(registry.render().contains("\nprocess_max_fds +Inf\n"));
         assert_eq!(
             registry.snapshot().get("process_max_fds", &[]),
-            Some(&MetricValue::Gauge(i64::MAX))
+            Some(&MetricValue::FloatGauge(f64::INFINITY))
         );
     }
 

@@ -93,14 +93,14 @@ fn metric(labels: Vec<(String, String)>, value: MetricValue) -> proto::Metric {
             .collect(),
     );
     match value {
-        MetricValue::Counter(v) => {
+        MetricValue::Counter(_) | MetricValue::FloatCounter(_) => {
             let mut c = proto::Counter::default();
-            c.set_value(v as f64);
+            c.set_value(value.as_f64().unwrap_or_default());
             m.set_counter(c);
         }
-        MetricValue::Gauge(v) => {
+        MetricValue::Gauge(_) | MetricValue::FloatGauge(_) => {
             let mut g = proto::Gauge::default();
-            g.set_value(v as f64);
+            g.set_value(value.as_f64().unwrap_or_default());
             m.set_gauge(g);
         }
         MetricValue::Histogram(h) => {
