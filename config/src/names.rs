@@ -13,7 +13,7 @@ pub fn metric_name_problem(name: &str) -> Option<&'static str> {
     if name.contains(':') {
         return Some("colons are reserved for recording rules; use `_` instead");
     }
-    common_problem(name, "a metric name")
+    common_problem(name, false)
 }
 
 /// Why `name` is not a valid label name for user labels, if it is not.
@@ -25,7 +25,7 @@ pub fn metric_name_problem(name: &str) -> Option<&'static str> {
 /// assert!(label_name_problem("le").unwrap().contains("reserved"));
 /// ```
 pub fn label_name_problem(name: &str) -> Option<&'static str> {
-    if let Some(problem) = common_problem(name, "a label name") {
+    if let Some(problem) = common_problem(name, true) {
         return Some(problem);
     }
     if name == "le" || name == "quantile" {
@@ -37,8 +37,8 @@ pub fn label_name_problem(name: &str) -> Option<&'static str> {
     None
 }
 
-fn common_problem(name: &str, what: &str) -> Option<&'static str> {
-    let label = what == "a label name";
+/// The rules metric and label names share; `label` picks the wording.
+fn common_problem(name: &str, label: bool) -> Option<&'static str> {
     let mut chars = name.chars();
     match chars.next() {
         None if label => return Some("a label name cannot be empty; give one, such as `tier`"),
