@@ -39,6 +39,7 @@ mod clock;
 pub mod config;
 mod error;
 mod error_label;
+mod export;
 pub mod metrics;
 mod observability;
 mod observe;

@@ -101,7 +101,12 @@ fn install(config: &Config, build: Option<&metrics::BuildInfo>) -> Result<Guard,
         crate::set_service_name(name);
     }
     // Fallible steps next; the global subscriber, which cannot be undone, last.
-    let subscriber = crate::trace::subscriber(&config.observability.logging)?;
+    let resource_name = service_name(config).unwrap_or_else(unknown_service);
+    let export = crate::export::install(config, &resource_name)?;
+    let subscriber = crate::trace::subscriber(
+        &config.observability.logging,
+        export.as_ref().and_then(crate::export::Export::layer),
+    )?;
     let registry = metrics::default_registry();
     let metrics_config = &config.observability.opentelemetry.metrics;
     if metrics_config.custom_metrics {
@@ -127,6 +132,13 @@ fn install(config: &Config, build: Option<&metrics::BuildInfo>) -> Result<Guard,
             .to_owned(),
     })?;
     crate::trace::use_as_exemplar_source();
+    crate::export::set_logs(tracing::dispatcher::get_default(Clone::clone));
+    let otel = &config.observability.opentelemetry;
+    match &export {
+        Some(export) => export.activate(&otel.tracing.propagators),
+        None if otel.enabled => crate::export::install_propagators(&otel.tracing.propagators),
+        None => {}
+    }
     // Libraries that log through the `log` crate reach the same logs, up to the most
     // verbose level the filter lets through.
     let log_bridge = log_level
@@ -155,19 +167,33 @@ fn install(config: &Config, build: Option<&metrics::BuildInfo>) -> Result<Guard,
     );
     Ok(Guard {
         shutdown_timeout: config.scaling.instances.shutdown_timeout,
-        state: Mutex::new(Some(Installed {})),
+        state: Mutex::new(Some(Installed { export })),
     })
+}
+
+/// The service name rustform resolved: set in code, else the configuration's (after
+/// the environment), else the name of the only crate with observed functions.
+fn service_name(config: &Config) -> Option<String> {
+    crate::SERVICE_NAME
+        .get()
+        .cloned()
+        .or_else(|| config.service_name().map(str::to_owned))
+        .or_else(only_crate_name)
+}
+
+/// `unknown_service:<executable>`, the OpenTelemetry default service name.
+fn unknown_service() -> String {
+    let executable = std::env::current_exe()
+        .ok()
+        .and_then(|path| Some(path.file_name()?.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    format!("unknown_service:{executable}")
 }
 
 /// `build_info`'s labels: what code gave (`build_info!`), else the version from the
 /// configuration, else the version of the crate whose observed functions name the service.
 fn build_info(config: &Config, build: Option<&metrics::BuildInfo>) -> metrics::BuildInfo {
-    let service_name = crate::SERVICE_NAME
-        .get()
-        .cloned()
-        .or_else(|| config.service_name().map(str::to_owned))
-        .or_else(only_crate_name)
-        .unwrap_or_default();
+    let service_name = service_name(config).unwrap_or_default();
     let given = build.cloned().unwrap_or_default();
     let version = Some(given.version)
         .filter(|v| !v.is_empty())
@@ -372,7 +398,10 @@ fn load(path: &Path, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, 
 }
 
 /// What was installed, until shutdown.
-struct Installed {}
+struct Installed {
+    /// The exporters, when OpenTelemetry export is configured.
+    export: Option<crate::export::Export>,
+}
 
 /// Keeps rustform installed. Dropping it, or calling [`shutdown`](Guard::shutdown),
 /// flushes and shuts down what was installed, once; logging stays on so messages
@@ -393,23 +422,45 @@ impl fmt::Debug for Guard {
 }
 
 impl Guard {
-    /// Flushes and shuts down within `timeout`. Returns `false` if it was already shut
-    /// down (a second call does nothing).
+    /// Exports what is pending (spans, then a last push of the metrics) and stops the
+    /// exporters, all within `timeout`; spans that cannot be sent by then are dropped and
+    /// counted. Returns `false` if it was already shut down (a second call does nothing).
     pub fn shutdown(&self, timeout: Duration) -> bool {
         let installed = match self.state.lock() {
             Ok(mut state) => state.take(),
             Err(poisoned) => poisoned.into_inner().take(),
         };
-        let Some(_installed) = installed else {
+        let Some(installed) = installed else {
             return false;
         };
         let deadline = Instant::now() + timeout;
+        if let Some(export) = installed.export {
+            export.shutdown(deadline);
+        }
         flush_output();
         tracing::debug!(
             target: "rustform",
             remaining_ms = deadline.saturating_duration_since(Instant::now()).as_millis() as u64,
             "rustform shut down"
         );
+        true
+    }
+
+    /// Exports every ended span and the current metrics now, waiting at most
+    /// `timeout`, and keeps running: before a risky step, or at the end of a batch job
+    /// that keeps the process alive. Returns `false` after shutdown.
+    pub fn flush(&self, timeout: Duration) -> bool {
+        let state = match self.state.lock() {
+            Ok(state) => state,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let Some(installed) = state.as_ref() else {
+            return false;
+        };
+        if let Some(export) = &installed.export {
+            export.flush(Instant::now() + timeout);
+        }
+        flush_output();
         true
     }
 

@@ -223,10 +223,23 @@ impl Series for Histogram {
             .chain(std::iter::once(f64::INFINITY))
             .zip(counts)
             .collect();
+        let exemplars = self
+            .core
+            .exemplars
+            .get()
+            .map(|cells| {
+                cells
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, cell)| Some((i, cell.get()?)))
+                    .collect()
+            })
+            .unwrap_or_default();
         MetricValue::Histogram(HistogramValue {
             buckets,
             count,
             sum: self.sum(),
+            exemplars,
         })
     }
 }

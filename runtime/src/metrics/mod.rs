@@ -290,6 +290,9 @@ pub struct HistogramValue {
     pub count: u64,
     /// Sum of the observations.
     pub sum: f64,
+    /// The latest exemplar of each bucket that has one: `(bucket index, exemplar)`, the
+    /// index into [`buckets`](Self::buckets).
+    pub exemplars: Vec<(usize, Exemplar)>,
 }
 
 impl Snapshot {

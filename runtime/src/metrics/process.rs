@@ -73,6 +73,11 @@ pub fn register_process_metrics(registry: &Registry) -> Result<(), Error> {
     register_from(registry, Path::new("/proc"), Location::caller())
 }
 
+/// When this process started, in seconds since the Unix epoch, where `/proc` tells.
+pub(crate) fn process_start_time() -> Option<f64> {
+    Probe::StartTime.read(Path::new("/proc"))
+}
+
 /// Registers every family readable now under `root` (a `/proc`), in one group.
 fn register_from(
     registry: &Registry,

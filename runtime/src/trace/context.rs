@@ -1,7 +1,5 @@
 //! Trace context: W3C trace and span ids for every span, and the ids of the current one.
 
-use std::sync::OnceLock;
-
 use tracing::Subscriber;
 use tracing::span::{Attributes, Id};
 use tracing_subscriber::Registry;
@@ -74,33 +72,50 @@ where
     }
 }
 
-/// Reads a span's ids from what another layer keeps in its extensions.
-pub(crate) type ContextSource = fn(&Extensions<'_>) -> Option<TraceContext>;
-
-static SOURCE: OnceLock<ContextSource> = OnceLock::new();
-
-/// Makes another layer the authority on span ids (once per process; `false` if a source
-/// was already set). The OpenTelemetry integration sets one that reads the ids
-/// `tracing-opentelemetry` keeps, so logs, exemplars and exported spans agree, including
-/// for spans whose parent was set from an incoming `traceparent`. Spans the source knows
-/// nothing about keep rustform's own ids.
-#[allow(
-    dead_code,
-    reason = "the OpenTelemetry integration sets its source here"
-)]
-pub(crate) fn set_context_source(source: ContextSource) -> bool {
-    SOURCE.set(source).is_ok()
+/// The ids of the span whose extensions these are.
+pub(crate) fn ids_of(extensions: &Extensions<'_>) -> Option<TraceContext> {
+    extensions.get::<Ids>().map(|ids| ids.0)
 }
 
-/// The ids of the span whose extensions these are: the pluggable source's, else
-/// rustform's own.
-pub(crate) fn ids_of(extensions: &Extensions<'_>) -> Option<TraceContext> {
-    if let Some(source) = SOURCE.get()
-        && let Some(context) = source(extensions)
-    {
-        return Some(context);
+/// With OpenTelemetry installed, makes each span's ids those of its OpenTelemetry span,
+/// so logs, exemplars and exported traces agree, including for spans whose parent came
+/// from an incoming `traceparent`. It sits right above the `tracing-opentelemetry`
+/// layer: when a span is first entered, that layer has just made the span's context
+/// current, and this one copies its ids over [`TraceContextLayer`]'s.
+pub(crate) struct OtelIdsLayer;
+
+/// Marks a span whose ids are OpenTelemetry's.
+struct Adopted;
+
+impl<S> Layer<S> for OtelIdsLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        use opentelemetry::trace::TraceContextExt;
+        let Some(span) = ctx.span(id) else {
+            return;
+        };
+        let mut extensions = span.extensions_mut();
+        if extensions.get_mut::<Adopted>().is_some() {
+            return;
+        }
+        let current = opentelemetry::Context::current();
+        let otel = current.span();
+        let context = otel.span_context();
+        if !context.is_valid() {
+            return;
+        }
+        let ids = TraceContext {
+            trace_id: context.trace_id().to_bytes(),
+            span_id: context.span_id().to_bytes(),
+        };
+        match extensions.get_mut::<Ids>() {
+            Some(own) => own.0 = ids,
+            None => extensions.insert(Ids(ids)),
+        }
+        extensions.insert(Adopted);
     }
-    extensions.get::<Ids>().map(|ids| ids.0)
 }
 
 /// The trace and span ids of the current span, or `None` outside any span.
@@ -204,47 +219,6 @@ mod tests {
         tracing::subscriber::with_default(subscriber, || {
             let _span = tracing::info_span!("plain").entered();
             assert_eq!(current(), None);
-        });
-    }
-
-    /// Ids another layer keeps, as `tracing-opentelemetry` does.
-    struct Foreign(TraceContext);
-
-    struct ForeignLayer;
-
-    impl<S> Layer<S> for ForeignLayer
-    where
-        S: Subscriber + for<'a> LookupSpan<'a>,
-    {
-        fn on_new_span(&self, _attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-            if let Some(span) = ctx.span(id)
-                && span.name() == "foreign"
-            {
-                span.extensions_mut().insert(Foreign(TraceContext {
-                    trace_id: [7; 16],
-                    span_id: [9; 8],
-                }));
-            }
-        }
-    }
-
-    #[test]
-    fn a_pluggable_source_comes_first() {
-        // Spans without `Foreign` ids (all the other tests') keep rustform's own.
-        set_context_source(|extensions| extensions.get::<Foreign>().map(|f| f.0));
-        let subscriber = tracing_subscriber::registry()
-            .with(ForeignLayer)
-            .with(TraceContextLayer::new());
-        tracing::subscriber::with_default(subscriber, || {
-            let _foreign = tracing::info_span!("foreign").entered();
-            let foreign = current().unwrap();
-            assert_eq!(foreign.trace_id, [7; 16]);
-            assert_eq!(foreign.span_id, [9; 8]);
-            // A child of a span with foreign ids joins its trace.
-            let _own = tracing::info_span!("own").entered();
-            let own = current().unwrap();
-            assert_eq!(own.trace_id, [7; 16]);
-            assert_ne!(own.span_id, [9; 8]);
         });
     }
 

@@ -33,7 +33,7 @@ fn step(state: &mut u64) -> u64 {
 }
 
 /// The next random number of this thread's generator.
-fn next() -> u64 {
+pub(crate) fn next() -> u64 {
     STATE
         .try_with(|cell| {
             let mut state = cell.get();

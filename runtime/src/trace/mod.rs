@@ -18,7 +18,7 @@
 //! says, to capture logs in tests or send them elsewhere.
 
 mod context;
-mod ids;
+pub(crate) mod ids;
 mod json;
 mod sampling;
 
@@ -35,9 +35,7 @@ use tracing_subscriber::{Registry, fmt};
 use crate::Error;
 use crate::config::{LogFormat, LogOutput, Logging};
 
-pub(crate) use context::use_as_exemplar_source;
-#[allow(unused_imports, reason = "for the OpenTelemetry integration")]
-pub(crate) use context::{ContextSource, set_context_source};
+pub(crate) use context::{OtelIdsLayer, use_as_exemplar_source};
 pub use context::{TraceContextLayer, current};
 pub use json::{JsonFields, JsonFormat};
 /// What [`subscriber_with_writer`] writes to: anything that makes an `io::Write` per
@@ -46,12 +44,17 @@ pub use tracing_subscriber::fmt::MakeWriter;
 
 /// The subscriber `logging` asks for, writing to standard output or standard error as
 /// `logging.output` says. It is what `rustform::init()` installs.
-pub(crate) fn subscriber(logging: &Logging) -> Result<Box<dyn Subscriber + Send + Sync>, Error> {
+///
+/// With `otel`, spans also go to OpenTelemetry, and their ids are OpenTelemetry's.
+pub(crate) fn subscriber(
+    logging: &Logging,
+    otel: Option<crate::export::OtelLayer>,
+) -> Result<Box<dyn Subscriber + Send + Sync>, Error> {
     let writer = match logging.output {
         LogOutput::Stdout => BoxMakeWriter::new(std::io::stdout),
         LogOutput::Stderr => BoxMakeWriter::new(std::io::stderr),
     };
-    let subscriber = logs(logging, writer, colours(logging.output))?;
+    let subscriber = logs(logging, writer, colours(logging.output), otel)?;
     Ok(Box::new(subscriber))
 }
 
@@ -116,22 +119,30 @@ pub fn subscriber_with_writer<W>(
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    logs(logging, writer, false)
+    logs(logging, writer, false, None)
 }
 
 /// The stack, built on a [`Registry`] so that further layers (OpenTelemetry) can be
 /// added on top with `.with(...)` and see the same spans.
+///
+/// The OpenTelemetry layer, when there is one, sits right on the registry with
+/// [`OtelIdsLayer`] above it; the filter still applies to it, as filters apply to the
+/// whole stack.
 pub(crate) fn logs<W>(
     logging: &Logging,
     writer: W,
     ansi: bool,
+    otel: Option<crate::export::OtelLayer>,
 ) -> Result<impl Subscriber + for<'a> LookupSpan<'a> + Send + Sync + 'static, Error>
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
     let filter = filter(&logging.level)?;
     let sampling = logging.sampling.and_then(sampling::Sampling::new);
+    let adopt = otel.is_some().then_some(OtelIdsLayer);
     Ok(Registry::default()
+        .with(otel)
+        .with(adopt)
         .with(filter)
         .with(sampling)
         .with(TraceContextLayer::new())

@@ -343,7 +343,7 @@ fn colours_only_on_a_terminal_without_no_color() {
 
 #[test]
 fn the_boxed_subscriber_finds_current_ids() {
-    let subscriber = subscriber(&json_logging()).unwrap();
+    let subscriber = subscriber(&json_logging(), None).unwrap();
     tracing::subscriber::with_default(subscriber, || {
         assert_eq!(current(), None);
         let _span = tracing::info_span!("boxed").entered();

@@ -1,0 +1,444 @@
+//! OpenTelemetry export: spans through `tracing-opentelemetry` and the OpenTelemetry
+//! SDK's tracer and sampler, the registry's metrics pushed on an interval, both over
+//! rustform's own OTLP transport (gRPC or HTTP/protobuf), or as Zipkin v2 JSON, or on
+//! standard error.
+//!
+//! Everything is sent from one background thread (`rustform-export`) with its own
+//! single-threaded Tokio runtime, so instrumented code never waits for the network: a
+//! span's end is a non-blocking push onto a bounded queue, and a full queue drops the
+//! span and counts it (see [`stats`]). The export thread runs with tracing switched off,
+//! so the HTTP and gRPC clients' own spans never feed back into the export.
+
+mod console;
+mod metrics;
+mod otlp;
+mod resource;
+mod retry;
+mod spans;
+mod stats;
+mod zipkin;
+
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use opentelemetry::InstrumentationScope;
+use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
+use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+use opentelemetry_sdk::trace::SpanData;
+use opentelemetry_sdk::trace::{Sampler as SdkSampler, SdkTracer, SdkTracerProvider};
+use tokio::sync::mpsc;
+
+use crate::Error;
+use crate::config::{
+    Config, MetricsExporterKind, Propagator, RootSampler, Sampler, TraceExporterKind,
+};
+use otlp::OtlpClient;
+use retry::Failure;
+use spans::{QueueProcessor, SpanSink};
+use stats::{Signal, SpanStats};
+
+/// The `tracing` layer that turns spans into OpenTelemetry spans.
+pub(crate) type OtelLayer =
+    tracing_opentelemetry::OpenTelemetryLayer<tracing_subscriber::Registry, SdkTracer>;
+
+/// What was installed for export, until shutdown.
+pub(crate) struct Export {
+    runtime: ExportRuntime,
+    provider: Option<SdkTracerProvider>,
+    tracer: Option<SdkTracer>,
+    metrics: Vec<mpsc::UnboundedSender<metrics::Command>>,
+}
+
+impl std::fmt::Debug for Export {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Export")
+            .field("traces", &self.provider.is_some())
+            .field("metric_exporters", &self.metrics.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Sets up the exporters `config` names, or `None` when OpenTelemetry is off or no
+/// exporter is configured. Nothing global is touched until [`Export::activate`].
+pub(crate) fn install(config: &Config, service_name: &str) -> Result<Option<Export>, Error> {
+    let otel = &config.observability.opentelemetry;
+    if !otel.enabled {
+        return Ok(None);
+    }
+    let development = development(config);
+    let traces: Vec<(usize, _)> = if otel.tracing.enabled {
+        otel.tracing
+            .exporters
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| {
+                e.enabled
+                    && (e.kind != TraceExporterKind::Console || !e.enabled_in_dev || development)
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let pushed: Vec<(usize, _)> = if otel.metrics.enabled {
+        otel.metrics
+            .exporters
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| {
+                e.enabled
+                    && matches!(
+                        e.kind,
+                        MetricsExporterKind::Otlp | MetricsExporterKind::Console
+                    )
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if traces.is_empty() && pushed.is_empty() {
+        return Ok(None);
+    }
+
+    let runtime = ExportRuntime::start()?;
+    let _inside = runtime.handle.enter();
+    let attributes = resource::attributes(config, service_name);
+    let sdk_resource = resource::sdk(&attributes);
+
+    let mut provider = None;
+    let mut tracer = None;
+    if !traces.is_empty() {
+        let tracing = &otel.tracing;
+        let mut builder = SdkTracerProvider::builder()
+            .with_resource(sdk_resource.clone())
+            .with_sampler(sampler(tracing.sampler))
+            .with_max_events_per_span(tracing.max_events_per_span)
+            .with_max_attributes_per_span(tracing.max_attributes_per_span);
+        for (index, exporter) in traces {
+            let what = format!("observability.opentelemetry.tracing.exporters[{index}]");
+            let transport = &exporter.transport;
+            let timeout = transport.timeout;
+            builder = match exporter.kind {
+                TraceExporterKind::Otlp | TraceExporterKind::Jaeger => {
+                    let (name, default_grpc) = match exporter.kind {
+                        TraceExporterKind::Jaeger => ("jaeger", Some("http://localhost:4317")),
+                        _ => ("otlp", None),
+                    };
+                    let client =
+                        OtlpClient::new(&what, transport, Signal::Traces, name, default_grpc)?;
+                    let sink = OtlpSpans {
+                        client,
+                        resource: ResourceAttributesWithSchema::from(&sdk_resource),
+                    };
+                    builder.with_span_processor(QueueProcessor::start(
+                        &runtime.handle,
+                        sink,
+                        &tracing.batch,
+                        timeout,
+                        SpanStats::new(name),
+                    ))
+                }
+                TraceExporterKind::Zipkin => {
+                    let sink = zipkin::ZipkinSink::new(&what, transport, service_name)?;
+                    builder.with_span_processor(QueueProcessor::start(
+                        &runtime.handle,
+                        sink,
+                        &tracing.batch,
+                        timeout,
+                        SpanStats::new("zipkin"),
+                    ))
+                }
+                TraceExporterKind::Console => builder.with_span_processor(QueueProcessor::start(
+                    &runtime.handle,
+                    console::ConsoleSink,
+                    &tracing.batch,
+                    timeout,
+                    SpanStats::new("console"),
+                )),
+            };
+        }
+        let built = builder.build();
+        tracer = Some(
+            built.tracer_with_scope(
+                InstrumentationScope::builder("rustform")
+                    .with_version(env!("CARGO_PKG_VERSION"))
+                    .build(),
+            ),
+        );
+        provider = Some(built);
+    }
+
+    let mut commands = Vec::new();
+    if !pushed.is_empty() {
+        let proto_resource = resource::proto(&attributes);
+        let start = crate::metrics::process::process_start_time()
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .map_or_else(SystemTime::now, |s| UNIX_EPOCH + Duration::from_secs_f64(s));
+        for (index, exporter) in pushed {
+            let what = format!("observability.opentelemetry.metrics.exporters[{index}]");
+            let sink = match exporter.kind {
+                MetricsExporterKind::Otlp => metrics::MetricsSink::Otlp(OtlpClient::new(
+                    &what,
+                    &exporter.transport,
+                    Signal::Metrics,
+                    "otlp",
+                    None,
+                )?),
+                _ => metrics::MetricsSink::Console,
+            };
+            let (sender, receiver) = mpsc::unbounded_channel();
+            let pusher = metrics::MetricsPusher {
+                sink: Arc::new(sink),
+                interval: otel.metrics.export_interval,
+                timeout: otel.metrics.export_timeout.min(exporter.transport.timeout),
+                resource: proto_resource.clone(),
+                start,
+            };
+            runtime.handle.spawn(pusher.run(receiver));
+            commands.push(sender);
+        }
+    }
+    drop(_inside);
+    Ok(Some(Export {
+        runtime,
+        provider,
+        tracer,
+        metrics: commands,
+    }))
+}
+
+impl Export {
+    /// The layer that sends `tracing` spans to the exporters, if any span exporter is
+    /// configured.
+    pub(crate) fn layer(&self) -> Option<OtelLayer> {
+        let tracer = self.tracer.clone()?;
+        Some(
+            tracing_opentelemetry::OpenTelemetryLayer::new(tracer)
+                // Busy and idle times, and the thread's name (an allocation per span),
+                // are not worth their cost on every span.
+                .with_tracked_inactivity(false)
+                .with_threads(false),
+        )
+    }
+
+    /// Makes the tracer provider and the propagators global, so code using the
+    /// OpenTelemetry API directly reaches the same pipeline.
+    pub(crate) fn activate(&self, propagators: &[Propagator]) {
+        if let Some(provider) = &self.provider {
+            opentelemetry::global::set_tracer_provider(provider.clone());
+        }
+        install_propagators(propagators);
+    }
+
+    /// Exports everything pending and stops, within `deadline`. Spans that cannot be
+    /// sent by then are dropped and counted.
+    pub(crate) fn shutdown(mut self, deadline: Instant) {
+        let waiting: Vec<_> = self
+            .metrics
+            .drain(..)
+            .filter_map(|commands| {
+                let (done, wait) = std::sync::mpsc::channel();
+                commands
+                    .send(metrics::Command::Shutdown { deadline, done })
+                    .ok()
+                    .map(|()| wait)
+            })
+            .collect();
+        if let Some(provider) = self.provider.take() {
+            let _ =
+                provider.shutdown_with_timeout(deadline.saturating_duration_since(Instant::now()));
+        }
+        for wait in waiting {
+            let _ = wait.recv_timeout(deadline.saturating_duration_since(Instant::now()));
+        }
+        self.runtime.stop(deadline);
+    }
+
+    /// Exports everything pending now, within `deadline`, and keeps running.
+    pub(crate) fn flush(&self, deadline: Instant) {
+        let waiting: Vec<_> = self
+            .metrics
+            .iter()
+            .filter_map(|commands| {
+                let (done, wait) = std::sync::mpsc::channel();
+                commands
+                    .send(metrics::Command::Flush { deadline, done })
+                    .ok()
+                    .map(|()| wait)
+            })
+            .collect();
+        if let Some(provider) = &self.provider {
+            let _ = provider.force_flush();
+        }
+        for wait in waiting {
+            let _ = wait.recv_timeout(deadline.saturating_duration_since(Instant::now()));
+        }
+    }
+}
+
+/// Installs the W3C propagators the configuration lists, globally.
+pub(crate) fn install_propagators(propagators: &[Propagator]) {
+    let list: Vec<Box<dyn TextMapPropagator + Send + Sync>> = propagators
+        .iter()
+        .map(|p| -> Box<dyn TextMapPropagator + Send + Sync> {
+            match p {
+                Propagator::TraceContext => Box::new(TraceContextPropagator::new()),
+                Propagator::Baggage => Box::new(BaggagePropagator::new()),
+            }
+        })
+        .collect();
+    opentelemetry::global::set_text_map_propagator(TextMapCompositePropagator::new(list));
+}
+
+/// The SDK sampler of the configuration's.
+fn sampler(sampler: Sampler) -> SdkSampler {
+    let root = match sampler.root {
+        RootSampler::AlwaysOn => SdkSampler::AlwaysOn,
+        RootSampler::AlwaysOff => SdkSampler::AlwaysOff,
+        RootSampler::TraceIdRatio(ratio) => SdkSampler::TraceIdRatioBased(ratio),
+    };
+    if sampler.parent_based {
+        SdkSampler::ParentBased(Box::new(root))
+    } else {
+        root
+    }
+}
+
+/// Whether this is a development run, for exporters with `enabled_in_dev`: the
+/// `deployment.environment(.name)` resource attribute says `development`, `dev` or
+/// `local`; without one, a debug build is.
+fn development(config: &Config) -> bool {
+    let attributes = &config.observability.opentelemetry.resource.attributes;
+    match attributes
+        .get("deployment.environment.name")
+        .or_else(|| attributes.get("deployment.environment"))
+        .map(|e| e.trim().to_ascii_lowercase())
+        .filter(|e| !e.is_empty())
+    {
+        Some(environment) => matches!(environment.as_str(), "development" | "dev" | "local"),
+        None => cfg!(debug_assertions),
+    }
+}
+
+/// Spans over OTLP.
+struct OtlpSpans {
+    client: OtlpClient,
+    resource: ResourceAttributesWithSchema,
+}
+
+impl SpanSink for OtlpSpans {
+    async fn export(&self, spans: Vec<SpanData>, deadline: Instant) -> Result<u64, Failure> {
+        use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+        use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
+        let request = ExportTraceServiceRequest {
+            resource_spans: group_spans_by_resource_and_scope(spans, &self.resource),
+        };
+        let accepted = self.client.export(request, deadline).await?;
+        if accepted.rejected > 0 {
+            report(|| {
+                tracing::warn!(
+                    target: "rustform::export",
+                    endpoint = %self.client.endpoint,
+                    rejected_spans = accepted.rejected,
+                    message = %accepted.message,
+                    "the receiver rejected some spans"
+                );
+            });
+        }
+        Ok(accepted.rejected)
+    }
+
+    fn describe(&self) -> String {
+        format!("otlp {}", self.client.endpoint)
+    }
+}
+
+/// Where the export thread's own messages go: the application's logs, once installed.
+static LOGS: OnceLock<tracing::Dispatch> = OnceLock::new();
+
+/// Sends the export thread's messages to `dispatch` (the installed subscriber).
+pub(crate) fn set_logs(dispatch: tracing::Dispatch) {
+    let _ = LOGS.set(dispatch);
+}
+
+/// Writes a message of the export thread (where tracing is otherwise off) to the logs.
+fn report(message: impl FnOnce()) {
+    if let Some(dispatch) = LOGS.get() {
+        tracing::dispatcher::with_default(dispatch, message);
+    }
+}
+
+/// The export thread and its runtime.
+struct ExportRuntime {
+    handle: tokio::runtime::Handle,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ExportRuntime {
+    fn start() -> Result<ExportRuntime, Error> {
+        let (ready, handle) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("rustform-export".into())
+            .spawn(move || {
+                // The clients' own spans and events must not be exported in turn.
+                let _quiet =
+                    tracing::subscriber::set_default(tracing::subscriber::NoSubscriber::default());
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime,
+                    Err(error) => {
+                        let _ = ready.send(Err(error.to_string()));
+                        return;
+                    }
+                };
+                let _ = ready.send(Ok(runtime.handle().clone()));
+                runtime.block_on(async {
+                    let _ = stopped.await;
+                });
+                runtime.shutdown_timeout(Duration::from_millis(100));
+            })
+            .map_err(|e| start_error(e.to_string()))?;
+        let handle = handle
+            .recv()
+            .map_err(|e| start_error(e.to_string()))?
+            .map_err(start_error)?;
+        Ok(ExportRuntime {
+            handle,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    /// Stops the runtime; waits for its thread until `deadline` at most.
+    fn stop(&mut self, deadline: Instant) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            while !thread.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            if thread.is_finished() {
+                let _ = thread.join();
+            }
+        }
+    }
+}
+
+impl Drop for ExportRuntime {
+    fn drop(&mut self) {
+        self.stop(Instant::now() + Duration::from_millis(200));
+    }
+}
+
+fn start_error(reason: String) -> Error {
+    Error::Install {
+        what: "OpenTelemetry export",
+        reason: format!("cannot start the export thread: {reason}"),
+    }
+}
