@@ -73,6 +73,37 @@ impl Observability {
         &self.config
     }
 
+    /// The `tracing` subscriber [`install`](Observability::install) would set — logs and
+    /// OpenTelemetry export as configured — without making anything global: for a
+    /// program that sets its subscriber itself (`tracing::subscriber::set_global_default`,
+    /// or `with_default` in a test or a benchmark). The [`Guard`] flushes and stops its
+    /// exporters. Metrics are not registered, and propagators are not installed.
+    ///
+    /// ```
+    /// let (subscriber, guard) = rustform::Observability::builder()
+    ///     .config_yaml("observability:\n  logging:\n    format: json\n")
+    ///     .build()?
+    ///     .subscriber()?;
+    /// tracing::subscriber::with_default(subscriber, || tracing::info!("hello"));
+    /// guard.shutdown(std::time::Duration::from_secs(1));
+    /// # Ok::<(), rustform::Error>(())
+    /// ```
+    pub fn subscriber(&self) -> Result<(Box<dyn tracing::Subscriber + Send + Sync>, Guard), Error> {
+        let name = service_name(&self.config).unwrap_or_else(unknown_service);
+        let export = crate::export::install(&self.config, &name)?;
+        let subscriber = crate::trace::subscriber(
+            &self.config.observability.logging,
+            export.as_ref().and_then(crate::export::Export::layer),
+        )?;
+        Ok((
+            subscriber,
+            Guard {
+                shutdown_timeout: self.config.scaling.instances.shutdown_timeout,
+                state: Mutex::new(Some(Installed { export })),
+            },
+        ))
+    }
+
     /// Installs logging (a global `tracing` subscriber), the built-in metrics and the
     /// declared metrics into the [default registry](metrics::default_registry).
     ///

@@ -4,6 +4,7 @@
 
 pub mod metrics_server;
 pub mod openmetrics;
+pub mod otlp_collector;
 pub mod prometheus_server;
 
 use std::io::Write;

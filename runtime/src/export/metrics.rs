@@ -62,12 +62,7 @@ pub(crate) fn request(
             Metric {
                 name: family.name.clone(),
                 description: family.help.clone(),
-                unit: family
-                    .unit
-                    .as_deref()
-                    .map(ucum)
-                    .unwrap_or_default()
-                    .to_owned(),
+                unit: unit(family.unit.as_deref(), &family.name).to_owned(),
                 metadata: Vec::new(),
                 data: Some(data),
             }
@@ -87,6 +82,18 @@ pub(crate) fn request(
             }],
             schema_url: String::new(),
         }],
+    }
+}
+
+/// The family's unit in UCUM form: the declared one, else the base unit its name ends
+/// with, as the Prometheus naming practice puts it there.
+fn unit<'a>(declared: Option<&'a str>, name: &str) -> &'a str {
+    match declared {
+        Some(unit) => ucum(unit),
+        None if name.ends_with("_seconds") => "s",
+        None if name.ends_with("_bytes") => "By",
+        None if name.ends_with("_ratio") => "1",
+        None => "",
     }
 }
 
@@ -192,7 +199,7 @@ fn histogram(
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     (0..text.len())

@@ -26,9 +26,10 @@ use std::ffi::OsStr;
 use std::io::IsTerminal;
 
 use tracing::Subscriber;
+use tracing_subscriber::filter::FilterExt;
 use tracing_subscriber::filter::{EnvFilter, LevelFilter};
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
-use tracing_subscriber::layer::{Layer, SubscriberExt};
+use tracing_subscriber::layer::{self, Filter, Layer, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::{Registry, fmt};
 
@@ -137,16 +138,111 @@ pub(crate) fn logs<W>(
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    let filter = filter(&logging.level)?;
-    let sampling = logging.sampling.and_then(sampling::Sampling::new);
-    let adopt = otel.is_some().then_some(OtelIdsLayer);
+    // Each layer has its own filter: the log level decides what is written, and never
+    // what is exported; with OpenTelemetry, spans and events at INFO and above are
+    // exported (so `#[observed]` spans reach the collector even when logs are at WARN).
+    // A callsite no filter wants stays disabled, at no cost.
+    let exported = otel.is_some().then_some(LevelFilter::INFO);
+
+    let written = LogFilter {
+        level: filter(&logging.level)?,
+        sampling: logging.sampling.and_then(sampling::Sampling::new),
+    };
+    let adopt = match otel {
+        Some(_) => Some(OtelIdsLayer.with_filter(seen(&logging.level, exported)?)),
+        None => None,
+    };
+    let otel = match otel {
+        Some(otel) => Some(otel.with_filter(seen(&logging.level, exported)?)),
+        None => None,
+    };
     Ok(Registry::default()
         .with(otel)
         .with(adopt)
-        .with(filter)
-        .with(sampling)
-        .with(TraceContextLayer::new())
-        .with(format(logging, writer, ansi)))
+        .with(TraceContextLayer::new().with_filter(seen(&logging.level, exported)?))
+        .with(format(logging, writer, ansi).with_filter(written)))
+}
+
+/// What the layers that keep span context see: what is written, and what is exported.
+fn seen<S>(
+    level: &str,
+    exported: Option<LevelFilter>,
+) -> Result<tracing_subscriber::filter::combinator::Or<EnvFilter, LevelFilter, S>, Error>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    Ok(filter(level)?.or(exported.unwrap_or(LevelFilter::OFF)))
+}
+
+/// What the log format writes: `logging.level`, then `logging.sampling`.
+struct LogFilter {
+    level: EnvFilter,
+    sampling: Option<sampling::Sampling>,
+}
+
+impl<S: Subscriber + for<'a> LookupSpan<'a>> Filter<S> for LogFilter {
+    fn enabled(&self, meta: &tracing::Metadata<'_>, cx: &layer::Context<'_, S>) -> bool {
+        if !Filter::<S>::enabled(&self.level, meta, cx) {
+            return false;
+        }
+        // Sampling decides here, once per event (its callsite is asked every time, see
+        // below), after the level has let the event through: what it counts as dropped
+        // would otherwise have been written.
+        match &self.sampling {
+            Some(sampling) if meta.is_event() => sampling.keeps_level(meta.level()),
+            _ => true,
+        }
+    }
+
+    fn callsite_enabled(
+        &self,
+        meta: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        let interest = Filter::<S>::callsite_enabled(&self.level, meta);
+        if self.sampling.is_some() && meta.is_event() && !interest.is_never() {
+            tracing::subscriber::Interest::sometimes()
+        } else {
+            interest
+        }
+    }
+
+    fn event_enabled(&self, event: &tracing::Event<'_>, cx: &layer::Context<'_, S>) -> bool {
+        Filter::<S>::event_enabled(&self.level, event, cx)
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        Filter::<S>::max_level_hint(&self.level)
+    }
+
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        cx: layer::Context<'_, S>,
+    ) {
+        Filter::<S>::on_new_span(&self.level, attrs, id, cx);
+    }
+
+    fn on_record(
+        &self,
+        id: &tracing::span::Id,
+        values: &tracing::span::Record<'_>,
+        cx: layer::Context<'_, S>,
+    ) {
+        Filter::<S>::on_record(&self.level, id, values, cx);
+    }
+
+    fn on_enter(&self, id: &tracing::span::Id, cx: layer::Context<'_, S>) {
+        Filter::<S>::on_enter(&self.level, id, cx);
+    }
+
+    fn on_exit(&self, id: &tracing::span::Id, cx: layer::Context<'_, S>) {
+        Filter::<S>::on_exit(&self.level, id, cx);
+    }
+
+    fn on_close(&self, id: tracing::span::Id, cx: layer::Context<'_, S>) {
+        Filter::<S>::on_close(&self.level, id, cx);
+    }
 }
 
 /// The filter of `logging.level`: a level or `tracing-subscriber` directives.

@@ -4,8 +4,7 @@
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use tracing::{Event, Level, Subscriber};
-use tracing_subscriber::layer::{Context, Layer};
+use tracing::Level;
 
 use crate::metrics::{Counter, CounterVec, LabelSet, default_registry};
 
@@ -58,10 +57,12 @@ impl Sampling {
     }
 }
 
-impl<S: Subscriber> Layer<S> for Sampling {
-    fn event_enabled(&self, event: &Event<'_>, _ctx: Context<'_, S>) -> bool {
+impl Sampling {
+    /// Whether an event at `level` is written: every WARN and ERROR, and the kept
+    /// fraction of the rest.
+    pub(crate) fn keeps_level(&self, level: &Level) -> bool {
         // Levels order by verbosity: ERROR < WARN < INFO.
-        if *event.metadata().level() <= Level::WARN {
+        if *level <= Level::WARN {
             return true;
         }
         let n = self.seen.fetch_add(1, Ordering::Relaxed);
