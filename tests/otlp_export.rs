@@ -671,3 +671,57 @@ fn the_standard_environment_variables_configure_the_exporter() {
     assert!(!collector.wait_for_metric_requests(1, WAIT).is_empty());
     assert_eq!(report.accounting("otlp").exported, 6);
 }
+
+#[test]
+fn unsampled_observed_calls_skip_their_span_and_keep_their_metrics() {
+    let collector = Collector::start();
+    let yaml = config(
+        &format!(
+            "- type: otlp\n  endpoint: {}\n  protocol: grpc",
+            collector.grpc_endpoint()
+        ),
+        "",
+        SMALL_BATCHES,
+    )
+    .replace("    tracing:\n", "    tracing:\n      sample_rate: 0.0\n");
+    let report = Service::new(&yaml).run("nested");
+    // Nothing sampled, so nothing produced or sent, and no span was made at all (the
+    // logs, at WARN, would not have shown it): no trace ids inside the call.
+    assert!(
+        !report.stderr.contains("otlp produced"),
+        "{}",
+        report.stderr
+    );
+    assert!(!report.stderr.contains("reserve_stock ids"));
+    assert_eq!(collector.span_count(), 0);
+    // The metrics were counted all the same.
+    let exposition = report.exposition();
+    let mut labels = BTreeMap::new();
+    labels.insert("function".to_owned(), "checkout".to_owned());
+    labels.insert("module".to_owned(), "rustform_export_probe".to_owned());
+    labels.insert("service_name".to_owned(), "shop".to_owned());
+    labels.insert("result".to_owned(), "ok".to_owned());
+    assert_eq!(
+        exposition_value(&exposition, "function_calls_total", &labels),
+        Some(1.0)
+    );
+}
+
+#[test]
+fn unsampled_calls_keep_their_span_when_the_logs_write_it() {
+    let collector = Collector::start();
+    let yaml = config(
+        &format!(
+            "- type: otlp\n  endpoint: {}\n  protocol: grpc",
+            collector.grpc_endpoint()
+        ),
+        "",
+        SMALL_BATCHES,
+    )
+    .replace("    tracing:\n", "    tracing:\n      sample_rate: 0.0\n")
+    .replace("level: warn", "level: info");
+    let report = Service::new(&yaml).env("RUST_LOG", "info").run("nested");
+    // The JSON logs at INFO show the span and its ids; none of it is exported.
+    assert_eq!(report.stderr.matches("reserve_stock ids").count(), 2);
+    assert_eq!(collector.span_count(), 0);
+}

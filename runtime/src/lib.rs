@@ -170,6 +170,7 @@ pub mod __private {
     pub use crate::catalog::{GroupEntry, METRIC_GROUPS, OBSERVED_FUNCTIONS};
     pub use crate::metrics::Buckets;
     pub use crate::observe::*;
+    pub use crate::trace::gate::span_wanted;
     pub use core;
     pub use linkme;
     pub use std;

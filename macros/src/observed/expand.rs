@@ -252,13 +252,18 @@ impl<'a> Body<'a> {
         {
             fields.push(user.clone());
         }
+        // A span that would be neither sampled nor written is not created.
         quote! {
-            #krate::__private::tracing::span!(
-                target: #target,
-                #krate::__private::tracing::Level::#level,
-                #name,
-                #(#fields),*
-            )
+            if #krate::__private::span_wanted(#krate::__private::tracing::Level::#level) {
+                #krate::__private::tracing::span!(
+                    target: #target,
+                    #krate::__private::tracing::Level::#level,
+                    #name,
+                    #(#fields),*
+                )
+            } else {
+                #krate::__private::tracing::Span::none()
+            }
         }
     }
 

@@ -159,6 +159,12 @@ pub(crate) fn install(config: &Config, service_name: &str) -> Result<Option<Expo
             };
         }
         let built = builder.build();
+        // `#[observed]` calls that would not be sampled, at levels the logs do not
+        // write, skip their span.
+        crate::trace::gate::configure(
+            tracing.sampler,
+            crate::trace::log_level_hint(&config.observability.logging.level),
+        );
         tracer = Some(
             built.tracer_with_scope(
                 InstrumentationScope::builder("rustform")
@@ -273,6 +279,14 @@ impl Export {
         }
         for wait in waiting {
             let _ = wait.recv_timeout(deadline.saturating_duration_since(Instant::now()));
+        }
+    }
+}
+
+impl Drop for Export {
+    fn drop(&mut self) {
+        if self.tracer.is_some() {
+            crate::trace::gate::open();
         }
     }
 }

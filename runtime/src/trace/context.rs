@@ -84,8 +84,8 @@ pub(crate) fn ids_of(extensions: &Extensions<'_>) -> Option<TraceContext> {
 /// current, and this one copies its ids over [`TraceContextLayer`]'s.
 pub(crate) struct OtelIdsLayer;
 
-/// Marks a span whose ids are OpenTelemetry's.
-struct Adopted;
+/// Marks a span whose ids are OpenTelemetry's, with its sampling decision.
+struct Adopted(super::gate::Entered);
 
 impl<S> Layer<S> for OtelIdsLayer
 where
@@ -97,24 +97,36 @@ where
             return;
         };
         let mut extensions = span.extensions_mut();
-        if extensions.get_mut::<Adopted>().is_some() {
+        if let Some(adopted) = extensions.get_mut::<Adopted>() {
+            super::gate::enter(adopted.0);
             return;
         }
         let current = opentelemetry::Context::current();
         let otel = current.span();
         let context = otel.span_context();
-        if !context.is_valid() {
-            return;
-        }
-        let ids = TraceContext {
-            trace_id: context.trace_id().to_bytes(),
-            span_id: context.span_id().to_bytes(),
+        let state = if !context.is_valid() {
+            super::gate::Entered::Unknown
+        } else {
+            let ids = TraceContext {
+                trace_id: context.trace_id().to_bytes(),
+                span_id: context.span_id().to_bytes(),
+            };
+            match extensions.get_mut::<Ids>() {
+                Some(own) => own.0 = ids,
+                None => extensions.insert(Ids(ids)),
+            }
+            if context.is_sampled() {
+                super::gate::Entered::Sampled
+            } else {
+                super::gate::Entered::Unsampled
+            }
         };
-        match extensions.get_mut::<Ids>() {
-            Some(own) => own.0 = ids,
-            None => extensions.insert(Ids(ids)),
-        }
-        extensions.insert(Adopted);
+        extensions.insert(Adopted(state));
+        super::gate::enter(state);
+    }
+
+    fn on_exit(&self, _id: &Id, _ctx: Context<'_, S>) {
+        super::gate::exit();
     }
 }
 

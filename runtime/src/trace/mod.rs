@@ -18,6 +18,7 @@
 //! says, to capture logs in tests or send them elsewhere.
 
 mod context;
+pub(crate) mod gate;
 pub(crate) mod ids;
 mod json;
 mod sampling;
@@ -243,6 +244,11 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Filter<S> for LogFilter {
     fn on_close(&self, id: tracing::span::Id, cx: layer::Context<'_, S>) {
         Filter::<S>::on_close(&self.level, id, cx);
     }
+}
+
+/// The most verbose level `logging.level` lets through anywhere, if it is valid.
+pub(crate) fn log_level_hint(level: &str) -> Option<LevelFilter> {
+    filter(level).ok()?.max_level_hint()
 }
 
 /// The filter of `logging.level`: a level or `tracing-subscriber` directives.
