@@ -347,6 +347,20 @@ fn spans_and_metrics_arrive_over_http_and_metric_points_equal_the_exposition() {
             assert_eq!(bucket, cumulative as f64);
         }
     }
+    // Exemplars link the durations to exported traces.
+    let trace_ids: std::collections::BTreeSet<String> =
+        spans.iter().map(|s| s.trace_id()).collect();
+    let exemplars: Vec<_> = histogram
+        .data_points
+        .iter()
+        .flat_map(|p| &p.exemplars)
+        .collect();
+    assert!(!exemplars.is_empty(), "exemplars on the duration histogram");
+    for exemplar in exemplars {
+        let trace_id = support::otlp_collector::hex(&exemplar.trace_id);
+        assert!(trace_ids.contains(&trace_id), "{trace_id} among {trace_ids:?}");
+        assert_eq!(exemplar.span_id.len(), 8);
+    }
     assert_eq!(
         last.resource_metrics[0].resource.as_ref().map(|r| {
             support::otlp_collector::attribute_strings(&r.attributes)["service.name"].clone()
