@@ -1,9 +1,11 @@
-//! Quickstart: `rustform::init()` (reading `rustform.yml` if there is one, else the
-//! defaults: pretty logs at info and the built-in process metrics), observed functions,
-//! sync and async, some failing; then the metrics they produced, in the Prometheus text
-//! format.
+//! Quickstart: a small service. `rustform::init()` serves `/metrics` and the health
+//! checks on 127.0.0.1:9464 behind a bearer token, observed functions (sync and async,
+//! some failing) run under load, and the program prints a freshly generated token with
+//! the `curl` line that uses it.
 //!
-//! Run it with `cargo run --example quickstart`.
+//! Run it with `cargo run --example quickstart`; it stops after `QUICKSTART_SECONDS`
+//! (default 60) or on Ctrl-C, shutting down gracefully. `QUICKSTART_LISTEN` changes the
+//! address.
 
 use std::time::Duration;
 
@@ -60,22 +62,68 @@ impl Orders {
 }
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), rustform::Error> {
-    let _guard = rustform::init()?;
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // A token store for the demo, and a token for the scraper (in production:
+    // `rustform metrics generate-token --scopes "metrics:read" --expires-in 30d`).
+    let dir = std::env::temp_dir().join("rustform-quickstart");
+    let store_path = dir.join("tokens.json");
+    let store = rustform::auth::TokenStore::open(&store_path)?;
+    let issued = store.create(&["metrics:read"], Some(Duration::from_secs(86_400)))?;
+    let listen = std::env::var("QUICKSTART_LISTEN").unwrap_or_else(|_| "127.0.0.1:9464".into());
+    let config = format!(
+        "name: quickstart\n\
+         observability:\n  \
+           logging:\n    level: warn\n  \
+           prometheus:\n    \
+             listen: \"{listen}\"\n    \
+             authentication:\n      \
+               enabled: true\n      \
+               method: bearer_token\n      \
+               token_store: \"{}\"\n      \
+               required_scopes: [\"metrics:read\"]\n",
+        store_path.display()
+    );
+    let guard = rustform::Observability::builder()
+        .config_yaml(config)
+        .install()?;
+    let address = guard
+        .endpoint_address()
+        .ok_or("the endpoint is not served")?;
+    println!("Serving /metrics, /healthz, /readyz and /health on http://{address}");
+    println!(
+        "A token for Prometheus (valid for a day, shown once):\n\n  {}\n",
+        issued.token()
+    );
+    println!(
+        "  curl -H \"Authorization: Bearer {}\" http://{address}/metrics\n",
+        issued.token()
+    );
+    println!("Without the token the endpoint answers 401: curl -i http://{address}/metrics");
+
+    let seconds = std::env::var("QUICKSTART_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60u64);
+    let until = tokio::time::Instant::now() + Duration::from_secs(seconds);
     let orders = Orders;
-    for user in [1, 2, 0, 3, 13, 4] {
+    let (mut placed, mut failed, mut user) = (0u64, 0u64, 0u32);
+    let mut report = tokio::time::Instant::now() + Duration::from_secs(5);
+    while tokio::time::Instant::now() < until {
+        user = (user + 1) % 20;
+        // Users 0 and 13 fail: counted with their error kind, nothing to log.
         match orders.place(user, 1_999).await {
-            Ok(amount) => println!("{}: user {user} ordered {amount} cents", orders.name()),
-            Err(e) => tracing::warn!(user, error = %e, "{}: could not order", orders.name()),
+            Ok(_) => placed += 1,
+            Err(_) => failed += 1,
+        }
+        if user == 0 {
+            // A caller that gives up: counted as result="cancelled".
+            let _ = tokio::time::timeout(Duration::from_millis(5), orders.slow_report()).await;
+        }
+        if tokio::time::Instant::now() >= report {
+            println!("{}: {placed} orders placed, {failed} failed", orders.name());
+            report += Duration::from_secs(5);
         }
     }
-    // A caller that gives up: the call is counted as result="cancelled".
-    let report = tokio::time::timeout(Duration::from_millis(10), orders.slow_report()).await;
-    println!("report: {report:?}");
-
-    println!(
-        "\n--- /metrics ---\n{}",
-        rustform::metrics::default_registry().render()
-    );
+    drop(guard);
     Ok(())
 }

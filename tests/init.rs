@@ -280,7 +280,13 @@ fn metrics_declared_in_the_file_are_registered_and_reachable_by_name() {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/config/rustform.full.yml"),
     )
     .unwrap();
-    let output = run("custom", Some(&yaml), &[]);
+    // The file's endpoint wants a token from METRICS_TOKEN: init() refuses to start
+    // without it.
+    let output = run(
+        "custom",
+        Some(&yaml),
+        &[("METRICS_TOKEN", "reference-file-token-0123456789")],
+    );
     let err = stderr(&output);
     assert!(
         err.contains(r#"orders_total{status="completed",payment_method="card"} 2"#),
@@ -361,4 +367,14 @@ fn build_info_takes_commit_and_branch_from_code() {
         )),
         "{exposition}"
     );
+}
+
+#[test]
+fn an_endpoint_whose_token_is_missing_stops_init_and_says_which_variable() {
+    let yaml = "observability:\n  prometheus:\n    authentication:\n      enabled: true\n      \
+                method: bearer_token\n      token_env: SCRAPE_TOKEN\n";
+    let output = run_expecting("metrics", Some(yaml), &[], false);
+    let err = stderr(&output);
+    assert!(err.contains("SCRAPE_TOKEN"), "{err}");
+    assert!(err.contains("not set"), "{err}");
 }

@@ -358,7 +358,10 @@ fn spans_and_metrics_arrive_over_http_and_metric_points_equal_the_exposition() {
     assert!(!exemplars.is_empty(), "exemplars on the duration histogram");
     for exemplar in exemplars {
         let trace_id = support::otlp_collector::hex(&exemplar.trace_id);
-        assert!(trace_ids.contains(&trace_id), "{trace_id} among {trace_ids:?}");
+        assert!(
+            trace_ids.contains(&trace_id),
+            "{trace_id} among {trace_ids:?}"
+        );
         assert_eq!(exemplar.span_id.len(), 8);
     }
     assert_eq!(

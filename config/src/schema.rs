@@ -388,6 +388,13 @@ pub struct Prometheus {
     pub authentication: Authentication,
     /// `metrics`.
     pub metrics: PrometheusMetrics,
+    /// `listen`: the address `rustform::init()` serves the endpoint on (`0.0.0.0:9464`,
+    /// `127.0.0.1:0`); without one, nothing is served and the application mounts
+    /// `rustform::endpoint::router()` in its own server.
+    pub listen: Option<std::net::SocketAddr>,
+    /// `request_timeout` (default 10 s): the longest a request may take, reading its
+    /// headers included, before it is answered 408 or its connection closed.
+    pub request_timeout: Duration,
 }
 
 impl Default for Prometheus {
@@ -397,6 +404,8 @@ impl Default for Prometheus {
             endpoint: "/metrics".to_owned(),
             authentication: Authentication::default(),
             metrics: PrometheusMetrics::default(),
+            listen: None,
+            request_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -419,11 +428,19 @@ pub struct Authentication {
     pub header_name: Option<String>,
     /// `required_scopes`.
     pub required_scopes: Vec<String>,
+    /// `token_store`: the file of opaque tokens (`rf_<id>_<secret>`) that
+    /// `rustform metrics generate-token` writes; bearer_token and api_key accept them
+    /// besides the static token.
+    pub token_store: Option<String>,
+    /// `jwt`: how JSON Web Tokens are verified; required by method jwt.
+    pub jwt: Option<Jwt>,
     /// `rate_limit`.
     pub rate_limit: RateLimit,
 }
 
 impl Default for Authentication {
+    /// Disabled; when enabled, bearer tokens with no token source, no required scope
+    /// and the default rate limits.
     fn default() -> Self {
         Authentication {
             enabled: false,
@@ -433,9 +450,57 @@ impl Default for Authentication {
             token_header: None,
             header_name: None,
             required_scopes: Vec::new(),
+            token_store: None,
+            jwt: None,
             rate_limit: RateLimit::default(),
         }
     }
+}
+
+/// `authentication.jwt`: the key, issuer and audience a JSON Web Token must have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Jwt {
+    /// `algorithm` (default HS256). Tokens signed with any other algorithm are refused.
+    pub algorithm: JwtAlgorithm,
+    /// `secret_env`: the variable holding the HS256 secret (at least 32 bytes).
+    pub secret_env: Option<String>,
+    /// `public_key_file`: the PEM public key for RS256 or ES256.
+    pub public_key_file: Option<String>,
+    /// `jwks_file`: a JSON Web Key Set for RS256 or ES256, keys chosen by `kid`.
+    pub jwks_file: Option<String>,
+    /// `issuer`: the required `iss` claim.
+    pub issuer: String,
+    /// `audience`: the required `aud` claim (one of its values).
+    pub audience: String,
+    /// `leeway` (default 60 s, at most 1 h): clock skew allowed on `exp` and `nbf`.
+    pub leeway: Duration,
+}
+
+impl Default for Jwt {
+    /// HS256, no key, empty issuer and audience (which the file must give), 60 s leeway.
+    fn default() -> Self {
+        Jwt {
+            algorithm: JwtAlgorithm::Hs256,
+            secret_env: None,
+            public_key_file: None,
+            jwks_file: None,
+            issuer: String::new(),
+            audience: String::new(),
+            leeway: Duration::from_secs(60),
+        }
+    }
+}
+
+/// `authentication.jwt.algorithm`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JwtAlgorithm {
+    /// HMAC with SHA-256 and a shared secret.
+    Hs256,
+    /// RSASSA-PKCS1-v1_5 with SHA-256 and an RSA public key.
+    Rs256,
+    /// ECDSA on P-256 with SHA-256 and an EC public key.
+    Es256,
 }
 
 /// `authentication.method`.
@@ -452,21 +517,138 @@ pub enum AuthMethod {
 }
 
 /// `authentication.rate_limit`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RateLimit {
     /// `requests_per_minute` (default 60) per client.
     pub requests_per_minute: u32,
     /// `burst_size` (default 10).
     pub burst_size: u32,
+    /// `failed_auth_per_minute` (default 10): failed authentication attempts allowed per
+    /// client address.
+    pub failed_auth_per_minute: u32,
+    /// `trusted_proxies` (default none): the peers whose `X-Forwarded-For` is believed,
+    /// as written: IP addresses or networks, each checked to parse as an [`IpNet`].
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for RateLimit {
+    /// 60 requests a minute with bursts of 10, 10 failed attempts a minute, no trusted
+    /// proxy.
     fn default() -> Self {
         RateLimit {
             requests_per_minute: 60,
             burst_size: 10,
+            failed_auth_per_minute: 10,
+            trusted_proxies: Vec::new(),
         }
+    }
+}
+
+/// An IP network: an address and a prefix length (`10.0.0.0/8`, `fd00::/8`); a single
+/// address is a network of one (`/32`, `/128`).
+///
+/// ```
+/// use rustform_config::IpNet;
+///
+/// let net: IpNet = "10.0.0.0/8".parse().unwrap();
+/// assert!(net.contains("10.1.2.3".parse().unwrap()));
+/// assert!(net.contains("::ffff:10.1.2.3".parse().unwrap()));
+/// assert!(!net.contains("192.168.0.1".parse().unwrap()));
+/// assert_eq!("::1".parse::<IpNet>().unwrap().to_string(), "::1/128");
+/// assert!("10.0.0.1/33".parse::<IpNet>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct IpNet {
+    address: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl IpNet {
+    /// The network of `address` with `prefix` leading bits; `None` if the prefix is
+    /// longer than the address. Bits past the prefix are cleared.
+    pub fn new(address: std::net::IpAddr, prefix: u8) -> Option<IpNet> {
+        let bits = if address.is_ipv4() { 32 } else { 128 };
+        if prefix > bits {
+            return None;
+        }
+        let address = match address {
+            std::net::IpAddr::V4(a) => {
+                std::net::IpAddr::V4((u32::from(a) & mask(prefix, 32) as u32).into())
+            }
+            std::net::IpAddr::V6(a) => {
+                std::net::IpAddr::V6((u128::from(a) & mask(prefix, 128)).into())
+            }
+        };
+        Some(IpNet { address, prefix })
+    }
+
+    /// The first address of the network.
+    pub fn address(&self) -> std::net::IpAddr {
+        self.address
+    }
+
+    /// The number of leading bits that are the network.
+    pub fn prefix_len(&self) -> u8 {
+        self.prefix
+    }
+
+    /// Whether `ip` is in the network. An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`, as
+    /// a dual-stack listener reports IPv4 peers) counts as its IPv4 address.
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        match (self.address, ip.to_canonical()) {
+            (std::net::IpAddr::V4(net), std::net::IpAddr::V4(ip)) => {
+                (u32::from(ip) & mask(self.prefix, 32) as u32) == u32::from(net)
+            }
+            (std::net::IpAddr::V6(net), std::net::IpAddr::V6(ip)) => {
+                (u128::from(ip) & mask(self.prefix, 128)) == u128::from(net)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The `prefix` leading bits of a `bits`-bit address.
+fn mask(prefix: u8, bits: u32) -> u128 {
+    if prefix == 0 {
+        0
+    } else {
+        (u128::MAX << (128 - u32::from(prefix))) >> (128 - bits)
+    }
+}
+
+impl std::str::FromStr for IpNet {
+    type Err = String;
+
+    /// `a.b.c.d`, `a.b.c.d/n`, an IPv6 address, or one with `/n`.
+    fn from_str(text: &str) -> Result<IpNet, String> {
+        let expected = || {
+            format!(
+                "expected an IP address or network, like \"10.0.0.0/8\" or \"::1\", found {text:?}"
+            )
+        };
+        let (address, prefix) = match text.split_once('/') {
+            Some((address, prefix)) => (address, Some(prefix)),
+            None => (text, None),
+        };
+        let address: std::net::IpAddr = address.parse().map_err(|_| expected())?;
+        let bits = if address.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => bits,
+            Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && p.len() <= 3 => {
+                p.parse::<u8>().map_err(|_| expected())?
+            }
+            Some(_) => return Err(expected()),
+        };
+        IpNet::new(address, prefix).ok_or_else(|| {
+            format!("{text:?} has a prefix longer than its address: at most /{bits}")
+        })
+    }
+}
+
+impl std::fmt::Display for IpNet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.address, self.prefix)
     }
 }
 
@@ -623,6 +805,9 @@ pub struct Health {
     pub endpoint: String,
     /// `checks`.
     pub checks: Vec<HealthCheck>,
+    /// `require_authentication` (default false): whether `/health` needs the same
+    /// credentials as `/metrics` (`/healthz` and `/readyz` never do: probes carry none).
+    pub require_authentication: bool,
 }
 
 impl Default for Health {
@@ -631,6 +816,7 @@ impl Default for Health {
             enabled: true,
             endpoint: "/health".to_owned(),
             checks: Vec::new(),
+            require_authentication: false,
         }
     }
 }

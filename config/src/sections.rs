@@ -322,6 +322,25 @@ fn prometheus(d: &mut Decoder<'_>, node: &Node, path: &str) -> Prometheus {
     f.set(d, "authentication", &mut out.authentication, |d, n, p| {
         Some(authentication(d, n, p))
     });
+    out.listen = f.read(d, "listen", |d, n, p| {
+        let text = d.string(n, p)?;
+        match text.trim().parse::<std::net::SocketAddr>() {
+            Ok(address) => Some(address),
+            Err(_) => {
+                d.error(
+                    p,
+                    n.at,
+                    format!(
+                        "expected an address and port, like \"0.0.0.0:9464\" or \"127.0.0.1:9464\", found {text:?}"
+                    ),
+                );
+                None
+            }
+        }
+    });
+    f.set(d, "request_timeout", &mut out.request_timeout, |d, n, p| {
+        d.duration(n, p, Duration::from_millis(1))
+    });
     if let Some((node, path)) = f.get("metrics") {
         let mut m = d.map(node, &path);
         if let Some((node, path)) = m.get("http") {
@@ -411,20 +430,7 @@ fn authentication(d: &mut Decoder<'_>, node: &Node, path: &str) -> Authenticatio
         d.choice(n, p, AUTH_METHODS)
     });
     out.token_env = f.read(d, "token_env", |d, n, p| {
-        let name = d.string(n, p)?;
-        let valid = name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            && !name.starts_with(|c: char| c.is_ascii_digit());
-        if !valid {
-            d.error(
-                p,
-                n.at,
-                // The value is not repeated: it may be the token itself, written here by mistake.
-                "expected the name of an environment variable (letters, digits and `_`), like \
-                 \"METRICS_TOKEN\"; put the token itself in that variable, not in this file",
-            );
-            return None;
-        }
-        Some(name)
+        env_var_name(d, n, p, "token", "METRICS_TOKEN")
     });
     out.token_file = f.read(d, "token_file", Decoder::string);
     out.token_header = f.read(d, "token_header", header_name);
@@ -447,6 +453,22 @@ fn authentication(d: &mut Decoder<'_>, node: &Node, path: &str) -> Authenticatio
             })
             .collect();
     }
+    out.token_store = f.read(d, "token_store", Decoder::string);
+    let jwt_given = match f.get("jwt") {
+        Some((node, path)) => {
+            out.jwt = jwt(d, node, &path);
+            true
+        }
+        None => false,
+    };
+    if out.method == AuthMethod::Jwt && !jwt_given {
+        d.error(
+            path,
+            node.at,
+            "missing key \"jwt\": method jwt needs the issuer, audience and key, like \
+             jwt: { issuer: \"https://auth.example.com\", audience: \"rustform\", secret_env: \"JWT_SECRET\" }",
+        );
+    }
     if let Some((node, path)) = f.get("rate_limit") {
         let mut r = d.map(node, &path);
         if let Some(n) = r.read(d, "requests_per_minute", |d, n, p| {
@@ -457,10 +479,192 @@ fn authentication(d: &mut Decoder<'_>, node: &Node, path: &str) -> Authenticatio
         if let Some(n) = r.read(d, "burst_size", |d, n, p| d.whole(n, p, 1, 1_000_000)) {
             out.rate_limit.burst_size = n as u32;
         }
+        if let Some(n) = r.read(d, "failed_auth_per_minute", |d, n, p| {
+            d.whole(n, p, 1, 1_000_000)
+        }) {
+            out.rate_limit.failed_auth_per_minute = n as u32;
+        }
+        if let Some((node, path)) = r.get("trusted_proxies") {
+            out.rate_limit.trusted_proxies = d
+                .strings(node, &path)
+                .into_iter()
+                .filter_map(|(text, at, path)| match text.trim().parse::<IpNet>() {
+                    Ok(_) => Some(text.trim().to_owned()),
+                    Err(message) => {
+                        d.error(&path, at, message);
+                        None
+                    }
+                })
+                .collect();
+        }
         r.finish(d);
     }
     f.finish(d);
     out
+}
+
+/// The name of an environment variable that holds a `what` (token, secret).
+fn env_var_name(
+    d: &mut Decoder<'_>,
+    node: &Node,
+    path: &str,
+    what: &str,
+    example: &str,
+) -> Option<String> {
+    let name = d.string(node, path)?;
+    let valid = name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit());
+    if !valid {
+        d.error(
+            path,
+            node.at,
+            // The value is not repeated: it may be the secret itself, written here by mistake.
+            format!(
+                "expected the name of an environment variable (letters, digits and `_`), like \
+                 {example:?}; put the {what} itself in that variable, not in this file"
+            ),
+        );
+        return None;
+    }
+    Some(name)
+}
+
+const JWT_ALGORITHMS: &[(&str, JwtAlgorithm)] = &[
+    ("HS256", JwtAlgorithm::Hs256),
+    ("RS256", JwtAlgorithm::Rs256),
+    ("ES256", JwtAlgorithm::Es256),
+];
+
+/// The longest `jwt.leeway`: more keeps expired tokens working.
+const MAX_LEEWAY: Duration = Duration::from_secs(3_600);
+
+/// `authentication.jwt`: `None` when something is wrong (and reported).
+fn jwt(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<Jwt> {
+    let mut out = Jwt::default();
+    let problems = d.problems.len();
+    let mut f = d.map(node, path);
+    let algorithm = f.read(d, "algorithm", |d, n, p| d.choice(n, p, JWT_ALGORITHMS));
+    let algorithm_given = f.get("algorithm").is_some();
+    let secret = f.get("secret_env");
+    if let Some((node, path)) = &secret {
+        out.secret_env = env_var_name(d, node, path, "secret", "JWT_SECRET");
+    }
+    let public_key = f.get("public_key_file");
+    if let Some((node, path)) = &public_key {
+        out.public_key_file = d.string(node, path);
+    }
+    let jwks = f.get("jwks_file");
+    if let Some((node, path)) = &jwks {
+        out.jwks_file = d.string(node, path);
+    }
+    for (key, slot, example) in [
+        ("issuer", &mut out.issuer, "https://auth.example.com"),
+        ("audience", &mut out.audience, "rustform"),
+    ] {
+        match f.get(key) {
+            Some((node, path)) => {
+                if let Some(text) = d.string(node, &path) {
+                    if text.trim().is_empty() {
+                        d.error(
+                            &path,
+                            node.at,
+                            format!("expected the {key} every token must name, like {example:?}"),
+                        );
+                    } else {
+                        *slot = text;
+                    }
+                }
+            }
+            None => d.error(
+                path,
+                node.at,
+                format!(
+                    "missing key {key:?}: tokens are accepted only from a known issuer for a \
+                     known audience; write it like {key}: {example:?}"
+                ),
+            ),
+        }
+    }
+    if let Some((node, path)) = f.get("leeway")
+        && let Some(leeway) = d.duration(node, &path, ZERO)
+    {
+        if leeway > MAX_LEEWAY {
+            d.error(
+                &path,
+                node.at,
+                format!(
+                    "a leeway of {} keeps expired tokens working; allow clock skew of at most 1h",
+                    crate::decode::show_duration(leeway)
+                ),
+            );
+        } else {
+            out.leeway = leeway;
+        }
+    }
+    f.finish(d);
+    if let Some(algorithm) = algorithm {
+        out.algorithm = algorithm;
+    }
+    if algorithm.is_some() || !algorithm_given {
+        match out.algorithm {
+            JwtAlgorithm::Hs256 => {
+                for (given, key) in [(&public_key, "public_key_file"), (&jwks, "jwks_file")] {
+                    if let Some((node, path)) = given {
+                        d.error(
+                            path,
+                            node.at,
+                            format!(
+                                "{key} is for RS256 and ES256; HS256 verifies with the shared \
+                                 secret named by secret_env (or set algorithm: \"RS256\")"
+                            ),
+                        );
+                    }
+                }
+                if secret.is_none() {
+                    d.error(
+                        path,
+                        node.at,
+                        "missing key \"secret_env\": HS256 needs the variable holding the \
+                         shared secret, like secret_env: \"JWT_SECRET\"",
+                    );
+                }
+            }
+            JwtAlgorithm::Rs256 | JwtAlgorithm::Es256 => {
+                let name = if out.algorithm == JwtAlgorithm::Rs256 {
+                    "RS256"
+                } else {
+                    "ES256"
+                };
+                if let Some((node, path)) = &secret {
+                    d.error(
+                        path,
+                        node.at,
+                        format!(
+                            "secret_env is for HS256; {name} verifies with a public key: \
+                             set public_key_file or jwks_file instead"
+                        ),
+                    );
+                }
+                match (&public_key, &jwks) {
+                    (None, None) => d.error(
+                        path,
+                        node.at,
+                        format!(
+                            "missing key \"public_key_file\": {name} needs the PEM public key \
+                             (public_key_file) or a JSON Web Key Set (jwks_file)"
+                        ),
+                    ),
+                    (Some(_), Some((node, path))) => d.error(
+                        path,
+                        node.at,
+                        "public_key_file and jwks_file cannot be used together: give one",
+                    ),
+                    _ => {}
+                }
+            }
+        }
+    }
+    (d.problems.len() == problems).then_some(out)
 }
 
 fn header_name(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<String> {
@@ -601,6 +805,12 @@ fn health(d: &mut Decoder<'_>, node: &Node, path: &str) -> Health {
         let text = d.string(n, p)?;
         check_path(d, n, p, &text).then_some(text)
     });
+    f.set(
+        d,
+        "require_authentication",
+        &mut out.require_authentication,
+        Decoder::bool,
+    );
     if let Some((node, path)) = f.get("checks") {
         for (node, path) in d.list(node, &path) {
             if let Some(check) = health_check(d, node, &path) {

@@ -34,14 +34,17 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
+pub mod auth;
 pub mod catalog;
 mod clock;
 pub mod config;
+pub mod endpoint;
 mod error;
 mod error_label;
 mod export;
+pub mod health;
 pub mod metrics;
-mod observability;
+pub(crate) mod observability;
 mod observe;
 pub mod trace;
 

@@ -2,8 +2,8 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::config::{Config, LogFormat};
@@ -99,7 +99,12 @@ impl Observability {
             subscriber,
             Guard {
                 shutdown_timeout: self.config.scaling.instances.shutdown_timeout,
-                state: Mutex::new(Some(Installed { export })),
+                drain_timeout: self.config.scaling.instances.drain_timeout,
+                endpoint: None,
+                state: Arc::new(Mutex::new(Some(Installed {
+                    export,
+                    server: None,
+                }))),
             },
         ))
     }
@@ -155,6 +160,22 @@ fn install(config: &Config, build: Option<&metrics::BuildInfo>) -> Result<Guard,
         metrics::register_process_metrics(registry)?;
         build_info(config, build).register(registry)?;
     }
+    // The endpoint: its credentials and checks are read now, its address bound now, so
+    // a mistake stops `init()`.
+    let prometheus = &config.observability.prometheus;
+    let endpoint = if prometheus.enabled {
+        Some(crate::endpoint::Endpoint::from_config(config)?)
+    } else {
+        None
+    };
+    let server = match (&endpoint, prometheus.listen) {
+        (Some(endpoint), Some(address)) => Some(crate::endpoint::Server::start(
+            endpoint,
+            address,
+            prometheus.request_timeout,
+        )?),
+        _ => None,
+    };
     let log_level = subscriber.max_level_hint();
     tracing::subscriber::set_global_default(subscriber).map_err(|_| Error::Install {
         what: "logging",
@@ -196,10 +217,42 @@ fn install(config: &Config, build: Option<&metrics::BuildInfo>) -> Result<Guard,
         service_name = config.service_name().unwrap_or_default(),
         "rustform installed"
     );
+    if let Some(endpoint) = &endpoint {
+        endpoint.install();
+    }
+    let address = server.as_ref().map(|s| s.address);
+    if let Some(address) = address {
+        tracing::info!(target: "rustform::endpoint", %address, path = %prometheus.endpoint, "serving metrics and health checks");
+    }
+    let instances = &config.scaling.instances;
+    let state = Arc::new(Mutex::new(Some(Installed { export, server })));
+    if address.is_some() {
+        // With its own server, the process shuts down gracefully on SIGTERM and SIGINT.
+        crate::endpoint::on_signal(
+            state.clone(),
+            instances.shutdown_timeout,
+            instances.drain_timeout,
+        );
+    }
     Ok(Guard {
-        shutdown_timeout: config.scaling.instances.shutdown_timeout,
-        state: Mutex::new(Some(Installed { export })),
+        shutdown_timeout: instances.shutdown_timeout,
+        drain_timeout: instances.drain_timeout,
+        endpoint: address,
+        state,
     })
+}
+
+/// Shuts down what `state` holds on a signal, then ends the process as the signal would
+/// have: exit status 128 + its number.
+pub(crate) fn shut_down_on_signal(
+    state: &Mutex<Option<Installed>>,
+    signal: i32,
+    timeout: Duration,
+    drain: Duration,
+) -> ! {
+    tracing::info!(target: "rustform", signal, "shutting down gracefully");
+    shut_down(state, timeout, drain);
+    std::process::exit(128 + signal)
 }
 
 /// The service name rustform resolved: set in code, else the configuration's (after
@@ -429,9 +482,11 @@ fn load(path: &Path, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, 
 }
 
 /// What was installed, until shutdown.
-struct Installed {
+pub(crate) struct Installed {
     /// The exporters, when OpenTelemetry export is configured.
     export: Option<crate::export::Export>,
+    /// The endpoint's server, when `prometheus.listen` names an address.
+    server: Option<crate::endpoint::Server>,
 }
 
 /// Keeps rustform installed. Dropping it, or calling [`shutdown`](Guard::shutdown),
@@ -440,7 +495,9 @@ struct Installed {
 #[must_use = "dropping the guard shuts rustform down: bind it, `let _guard = rustform::init()?;`"]
 pub struct Guard {
     shutdown_timeout: Duration,
-    state: Mutex<Option<Installed>>,
+    drain_timeout: Duration,
+    endpoint: Option<std::net::SocketAddr>,
+    state: Arc<Mutex<Option<Installed>>>,
 }
 
 impl fmt::Debug for Guard {
@@ -457,24 +514,13 @@ impl Guard {
     /// exporters, all within `timeout`; spans that cannot be sent by then are dropped and
     /// counted. Returns `false` if it was already shut down (a second call does nothing).
     pub fn shutdown(&self, timeout: Duration) -> bool {
-        let installed = match self.state.lock() {
-            Ok(mut state) => state.take(),
-            Err(poisoned) => poisoned.into_inner().take(),
-        };
-        let Some(installed) = installed else {
-            return false;
-        };
-        let deadline = Instant::now() + timeout;
-        if let Some(export) = installed.export {
-            export.shutdown(deadline);
-        }
-        flush_output();
-        tracing::debug!(
-            target: "rustform",
-            remaining_ms = deadline.saturating_duration_since(Instant::now()).as_millis() as u64,
-            "rustform shut down"
-        );
-        true
+        shut_down(&self.state, timeout, self.drain_timeout)
+    }
+
+    /// The address the endpoint's own server listens on, when `prometheus.listen` named
+    /// one (with the port chosen by the system when it said 0).
+    pub fn endpoint_address(&self) -> Option<std::net::SocketAddr> {
+        self.endpoint
     }
 
     /// Exports every ended span and the current metrics now, waiting at most
@@ -508,6 +554,34 @@ impl Drop for Guard {
     fn drop(&mut self) {
         self.shutdown(self.shutdown_timeout);
     }
+}
+
+/// The graceful shutdown, once: `/readyz` answers 503, in-flight requests get
+/// `drain` to finish, the server stops, then the exporters flush; all within `timeout`.
+fn shut_down(state: &Mutex<Option<Installed>>, timeout: Duration, drain: Duration) -> bool {
+    let installed = match state.lock() {
+        Ok(mut state) => state.take(),
+        Err(poisoned) => poisoned.into_inner().take(),
+    };
+    let Some(installed) = installed else {
+        return false;
+    };
+    let start = Instant::now();
+    let deadline = start + timeout;
+    crate::health::set_ready(false);
+    if let Some(mut server) = installed.server {
+        server.stop(start + drain, deadline);
+    }
+    if let Some(export) = installed.export {
+        export.shutdown(deadline);
+    }
+    flush_output();
+    tracing::debug!(
+        target: "rustform",
+        remaining_ms = deadline.saturating_duration_since(Instant::now()).as_millis() as u64,
+        "rustform shut down"
+    );
+    true
 }
 
 fn flush_output() {

@@ -15,6 +15,7 @@ use opentelemetry_proto::tonic::metrics::v1::{
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use tokio::sync::mpsc;
 
+use super::Command;
 use super::otlp::OtlpClient;
 use crate::metrics::{MetricType, MetricValue, Snapshot};
 
@@ -109,12 +110,19 @@ fn ucum(unit: &str) -> &str {
 }
 
 fn attributes(labels: &[(String, String)]) -> Vec<KeyValue> {
-    labels
-        .iter()
+    string_attributes(labels.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+}
+
+/// OTLP attributes with string values.
+pub(crate) fn string_attributes<'a>(
+    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Vec<KeyValue> {
+    pairs
+        .into_iter()
         .map(|(key, value)| KeyValue {
-            key: key.clone(),
+            key: key.to_owned(),
             value: Some(AnyValue {
-                value: Some(any_value::Value::StringValue(value.clone())),
+                value: Some(any_value::Value::StringValue(value.to_owned())),
             }),
             ..Default::default()
         })
@@ -211,20 +219,6 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
 fn nanos(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-}
-
-/// What the application asks of the metrics task.
-pub(crate) enum Command {
-    /// Push now, then say so.
-    Flush {
-        deadline: Instant,
-        done: std::sync::mpsc::Sender<()>,
-    },
-    /// Push one last time, then stop.
-    Shutdown {
-        deadline: Instant,
-        done: std::sync::mpsc::Sender<()>,
-    },
 }
 
 /// Where pushed metrics go.

@@ -39,6 +39,21 @@ use retry::Failure;
 use spans::{QueueProcessor, SpanSink};
 use stats::{Signal, SpanStats};
 
+/// What the application asks of an export task (spans or metrics).
+pub(crate) enum Command {
+    /// Export what is pending, then say so.
+    Flush {
+        deadline: Instant,
+        done: std::sync::mpsc::Sender<()>,
+    },
+    /// Export what is pending (dropping, and counting, what cannot be sent by
+    /// `deadline`), then stop.
+    Shutdown {
+        deadline: Instant,
+        done: std::sync::mpsc::Sender<()>,
+    },
+}
+
 /// The `tracing` layer that turns spans into OpenTelemetry spans.
 pub(crate) type OtelLayer =
     tracing_opentelemetry::OpenTelemetryLayer<tracing_subscriber::Registry, SdkTracer>;
@@ -48,7 +63,7 @@ pub(crate) struct Export {
     runtime: ExportRuntime,
     provider: Option<SdkTracerProvider>,
     tracer: Option<SdkTracer>,
-    metrics: Vec<mpsc::UnboundedSender<metrics::Command>>,
+    metrics: Vec<mpsc::UnboundedSender<Command>>,
 }
 
 impl std::fmt::Debug for Export {
@@ -246,7 +261,7 @@ impl Export {
             .filter_map(|commands| {
                 let (done, wait) = std::sync::mpsc::channel();
                 commands
-                    .send(metrics::Command::Shutdown { deadline, done })
+                    .send(Command::Shutdown { deadline, done })
                     .ok()
                     .map(|()| wait)
             })
@@ -269,7 +284,7 @@ impl Export {
             .filter_map(|commands| {
                 let (done, wait) = std::sync::mpsc::channel();
                 commands
-                    .send(metrics::Command::Flush { deadline, done })
+                    .send(Command::Flush { deadline, done })
                     .ok()
                     .map(|()| wait)
             })

@@ -68,18 +68,10 @@ pub(crate) fn sdk(attributes: &BTreeMap<String, String>) -> Resource {
 pub(crate) fn proto(
     attributes: &BTreeMap<String, String>,
 ) -> opentelemetry_proto::tonic::resource::v1::Resource {
-    use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
     opentelemetry_proto::tonic::resource::v1::Resource {
-        attributes: attributes
-            .iter()
-            .map(|(k, v)| KeyValue {
-                key: k.clone(),
-                value: Some(AnyValue {
-                    value: Some(any_value::Value::StringValue(v.clone())),
-                }),
-                ..Default::default()
-            })
-            .collect(),
+        attributes: super::metrics::string_attributes(
+            attributes.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        ),
         dropped_attributes_count: 0,
         entity_refs: Vec::new(),
     }

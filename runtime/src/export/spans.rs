@@ -12,6 +12,7 @@ use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 use tokio::sync::mpsc;
 
+use super::Command;
 use super::retry::Failure;
 use super::stats::SpanStats;
 use crate::config::Batch;
@@ -29,25 +30,11 @@ pub(crate) trait SpanSink: Send + Sync + 'static {
     fn describe(&self) -> String;
 }
 
-/// What the application asks of the export task.
-enum Control {
-    /// Export what is queued, then say so.
-    Flush {
-        deadline: Instant,
-        done: std::sync::mpsc::Sender<()>,
-    },
-    /// Export what is queued, drop what cannot be sent by `deadline`, and stop.
-    Shutdown {
-        deadline: Instant,
-        done: std::sync::mpsc::Sender<()>,
-    },
-}
-
 /// The OpenTelemetry SDK's view of the pipeline: spans in at `on_end`, never blocking.
 #[derive(Debug)]
 pub(crate) struct QueueProcessor {
     spans: mpsc::Sender<SpanData>,
-    control: mpsc::UnboundedSender<Control>,
+    control: mpsc::UnboundedSender<Command>,
     stats: SpanStats,
     shut_down: AtomicBool,
     flush_timeout: Duration,
@@ -86,7 +73,7 @@ impl QueueProcessor {
 
     fn send(
         &self,
-        make: impl FnOnce(std::sync::mpsc::Sender<()>) -> Control,
+        make: impl FnOnce(std::sync::mpsc::Sender<()>) -> Command,
         deadline: Instant,
     ) -> OTelSdkResult {
         let (done, wait) = std::sync::mpsc::channel();
@@ -129,7 +116,7 @@ impl SpanProcessor for QueueProcessor {
 
     fn force_flush(&self) -> OTelSdkResult {
         let deadline = Instant::now() + self.flush_timeout;
-        self.send(|done| Control::Flush { deadline, done }, deadline)
+        self.send(|done| Command::Flush { deadline, done }, deadline)
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
@@ -137,7 +124,7 @@ impl SpanProcessor for QueueProcessor {
             return Err(OTelSdkError::AlreadyShutdown);
         }
         let deadline = Instant::now() + timeout;
-        self.send(|done| Control::Shutdown { deadline, done }, deadline)
+        self.send(|done| Command::Shutdown { deadline, done }, deadline)
     }
 }
 
@@ -170,7 +157,7 @@ impl<S: SpanSink> Worker<S> {
     async fn run(
         mut self,
         mut queue: mpsc::Receiver<SpanData>,
-        mut commands: mpsc::UnboundedReceiver<Control>,
+        mut commands: mpsc::UnboundedReceiver<Command>,
     ) {
         let mut batch = Vec::with_capacity(self.batch_size);
         let mut next = tokio::time::Instant::now() + self.delay;
@@ -178,11 +165,11 @@ impl<S: SpanSink> Worker<S> {
             tokio::select! {
                 biased;
                 command = commands.recv() => match command {
-                    Some(Control::Flush { deadline, done }) => {
+                    Some(Command::Flush { deadline, done }) => {
                         self.drain(&mut queue, &mut batch, deadline).await;
                         let _ = done.send(());
                     }
-                    Some(Control::Shutdown { deadline, done }) => {
+                    Some(Command::Shutdown { deadline, done }) => {
                         queue.close();
                         self.drain(&mut queue, &mut batch, deadline).await;
                         // What could not be sent in time is dropped, and counted.

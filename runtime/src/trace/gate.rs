@@ -124,6 +124,16 @@ fn decide(
     }
 }
 
+/// An exported span was entered on this thread.
+pub(crate) fn enter(state: Entered) {
+    let _ = ENTERED.try_with(|entered| entered.borrow_mut().push(state));
+}
+
+/// The innermost exported span was exited.
+pub(crate) fn exit() {
+    let _ = ENTERED.try_with(|entered| entered.borrow_mut().pop());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,14 +177,4 @@ mod tests {
         assert_eq!(filter_rank(LevelFilter::TRACE), 5);
         assert!(level_rank(Level::DEBUG) > level_rank(Level::INFO));
     }
-}
-
-/// An exported span was entered on this thread.
-pub(crate) fn enter(state: Entered) {
-    let _ = ENTERED.try_with(|entered| entered.borrow_mut().push(state));
-}
-
-/// The innermost exported span was exited.
-pub(crate) fn exit() {
-    let _ = ENTERED.try_with(|entered| entered.borrow_mut().pop());
 }

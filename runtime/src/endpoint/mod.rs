@@ -1,0 +1,542 @@
+//! The HTTP endpoint: `/metrics` for Prometheus behind authentication and per-client rate
+//! limits, and health checks for load balancers and Kubernetes probes.
+//!
+//! | path | answers | authentication |
+//! |---|---|---|
+//! | `/metrics` (`prometheus.endpoint`) | the default registry, Prometheus text 0.0.4 or OpenMetrics by `Accept`, gzip when accepted | as configured; 401 with `WWW-Authenticate: Bearer`, 403 without the scope, 429 with `Retry-After` past the rate |
+//! | `/healthz` | 200 while the process answers (liveness) | never |
+//! | `/readyz` | 200 when every critical check passes, else 503 naming the failing ones; 503 once shutdown starts | never |
+//! | `/health` (`health.endpoint`) | JSON: status, version, uptime, and each check's status, latency and message | only with `health.require_authentication` |
+//!
+//! `rustform::init()` serves it on `prometheus.listen` when the configuration gives an
+//! address; otherwise mount [`router()`] in the application's own axum server (serve it
+//! with `into_make_service_with_connect_info::<SocketAddr>()` so rate limits see client
+//! addresses).
+//!
+//! Every authentication decision is an event on the target `rustform::audit` (outcome,
+//! reason, client id, client address, path — never the credential), and the endpoint
+//! counts `rustform_endpoint_auth_failures_total{reason}`,
+//! `rustform_endpoint_rate_limited_total` and times
+//! `rustform_endpoint_scrape_duration_seconds`.
+
+mod limits;
+mod server;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, LazyLock, OnceLock};
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use crate::Error;
+use crate::auth::{Authenticator, Decision, DenyStatus};
+use crate::config::Config;
+use crate::health::{self, Checks};
+use crate::metrics::{Counter, CounterVec, Histogram, LabelSet, default_registry};
+pub(crate) use server::Server;
+
+/// The endpoint of a configuration: its routes, authentication, limits and checks.
+///
+/// ```
+/// let config = rustform::config::Config::default();
+/// let endpoint = rustform::endpoint::Endpoint::from_config(&config)?;
+/// let app: axum::Router = axum::Router::new().merge(endpoint.router());
+/// # let _ = app;
+/// # Ok::<(), rustform::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    state: Arc<Shared>,
+}
+
+/// What every request reads.
+struct Shared {
+    metrics_path: String,
+    health_path: String,
+    health_enabled: bool,
+    health_requires_auth: bool,
+    auth: Authenticator,
+    auth_enabled: bool,
+    limits: limits::Limits,
+    checks: Checks,
+    version: String,
+    started: Instant,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("metrics_path", &self.metrics_path)
+            .field("health_path", &self.health_path)
+            .field("auth", &self.auth)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The endpoint `rustform::init()` built, for [`router()`].
+static INSTALLED: OnceLock<Endpoint> = OnceLock::new();
+
+/// The routes of the installed endpoint (after `rustform::init()`), or of the defaults
+/// (no authentication) before it, to merge into the application's axum `Router`.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let _guard = rustform::init()?;
+/// let app = axum::Router::new()
+///     .route("/", axum::routing::get(|| async { "hello" }))
+///     .merge(rustform::endpoint::router());
+/// let listener = tokio::net::TcpListener::bind("0.0.0.0:3000").await?;
+/// axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await?;
+/// # Ok(()) }
+/// ```
+pub fn router() -> Router {
+    match INSTALLED.get() {
+        Some(endpoint) => endpoint.router(),
+        None => match Endpoint::from_config(&Config::default()) {
+            Ok(endpoint) => endpoint.router(),
+            // The defaults need no key, file or address; this does not happen.
+            Err(_) => Router::new(),
+        },
+    }
+}
+
+impl Endpoint {
+    /// The endpoint `config` describes: reads the tokens, keys and token store it names.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Install`] when a credential source is missing or unreadable, or a health
+    /// check is misconfigured.
+    pub fn from_config(config: &Config) -> Result<Endpoint, Error> {
+        let prometheus = &config.observability.prometheus;
+        let auth_config = &prometheus.authentication;
+        let auth = if auth_config.enabled {
+            Authenticator::from_config(auth_config, &crate::config::process_env)?
+        } else {
+            Authenticator::none()
+        };
+        let health = &config.observability.health;
+        Ok(Endpoint {
+            state: Arc::new(Shared {
+                metrics_path: prometheus.endpoint.clone(),
+                health_path: health.endpoint.clone(),
+                health_enabled: health.enabled,
+                health_requires_auth: health.require_authentication,
+                auth,
+                auth_enabled: auth_config.enabled,
+                limits: limits::Limits::new(&auth_config.rate_limit)?,
+                checks: Checks::from_config(health)?,
+                version: config.service_version().unwrap_or_default().to_owned(),
+                started: Instant::now(),
+            }),
+        })
+    }
+
+    /// Its routes.
+    pub fn router(&self) -> Router {
+        let state = self.state.clone();
+        let mut router = Router::new()
+            .route(&state.metrics_path, get(scrape))
+            .route("/healthz", get(liveness))
+            .route("/readyz", get(readiness));
+        if state.health_enabled
+            && !matches!(state.health_path.as_str(), "/healthz" | "/readyz")
+            && state.health_path != state.metrics_path
+        {
+            router = router.route(&state.health_path, get(health_report));
+        }
+        router.with_state(state)
+    }
+
+    /// Makes this the endpoint [`router()`] returns.
+    pub(crate) fn install(&self) {
+        let _ = INSTALLED.set(self.clone());
+        limits::start_eviction(&self.state.limits);
+    }
+}
+
+/// Waits for SIGTERM or SIGINT on a thread of its own, then shuts `state` down
+/// gracefully and ends the process (see `Guard::shutdown`).
+pub(crate) fn on_signal(
+    state: Arc<std::sync::Mutex<Option<crate::observability::Installed>>>,
+    timeout: std::time::Duration,
+    drain: std::time::Duration,
+) {
+    let _ = std::thread::Builder::new()
+        .name("rustform-signals".into())
+        .spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            let signal = runtime.block_on(async {
+                use tokio::signal::unix::{SignalKind, signal};
+                let (Ok(mut terminate), Ok(mut interrupt)) = (
+                    signal(SignalKind::terminate()),
+                    signal(SignalKind::interrupt()),
+                ) else {
+                    return None;
+                };
+                tokio::select! {
+                    _ = terminate.recv() => Some(15),
+                    _ = interrupt.recv() => Some(2),
+                }
+            });
+            drop(runtime);
+            if let Some(signal) = signal {
+                crate::observability::shut_down_on_signal(&state, signal, timeout, drain);
+            }
+        });
+}
+
+/// The peer's address, when the server recorded it.
+fn peer(request: &Request) -> Option<SocketAddr> {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0)
+}
+
+/// `/metrics`.
+async fn scrape(State(state): State<Arc<Shared>>, request: Request) -> Response {
+    let started = Instant::now();
+    let path = request.uri().path().to_owned();
+    let peer = peer(&request);
+    let address = state.limits.client_address(peer, request.headers());
+    let response = match authorize(&state, request.headers(), address, &path) {
+        Ok(()) => render(request.headers()),
+        Err(response) => return response,
+    };
+    SCRAPE_DURATION.observe(started.elapsed().as_secs_f64());
+    response
+}
+
+/// Authentication and rate limits: `Ok` to serve, else the response to send.
+#[allow(clippy::result_large_err, reason = "the error is the response itself")]
+fn authorize(
+    state: &Shared,
+    headers: &HeaderMap,
+    address: Option<IpAddr>,
+    path: &str,
+) -> Result<(), Response> {
+    // Without `authentication.enabled`, the endpoint is open and unlimited, as a plain
+    // Prometheus exporter is.
+    if !state.auth_enabled {
+        return Ok(());
+    }
+    let shown_address = address.map(|a| a.to_string()).unwrap_or_default();
+    match state.auth.authenticate(headers) {
+        Decision::Allowed { client, .. } => {
+            // Per credential; anonymous clients (method `none`) per address.
+            let key = if client.is_anonymous() {
+                shown_address.clone()
+            } else {
+                client.to_string()
+            };
+            if let Err(wait) = state.limits.check_client(&key) {
+                RATE_LIMITED.inc();
+                tracing::warn!(
+                    target: "rustform::audit",
+                    outcome = "rate_limited",
+                    client = %client,
+                    address = %shown_address,
+                    path,
+                    "request over the rate limit"
+                );
+                return Err(too_many(wait));
+            }
+            tracing::info!(
+                target: "rustform::audit",
+                outcome = "allowed",
+                client = %client,
+                address = %shown_address,
+                path,
+                "authenticated"
+            );
+            Ok(())
+        }
+        Decision::Denied {
+            status,
+            reason,
+            client,
+        } => {
+            AUTH_FAILURES
+                .with(&FailureLabels {
+                    reason: reason.as_str(),
+                })
+                .inc();
+            let client = client.map(|c| c.to_string()).unwrap_or_default();
+            tracing::warn!(
+                target: "rustform::audit",
+                outcome = "denied",
+                reason = reason.as_str(),
+                client = %client,
+                address = %shown_address,
+                path,
+                "authentication failed"
+            );
+            // Failed attempts are limited per address, so guessing is slow.
+            if let Err(wait) = state.limits.check_failure(&shown_address) {
+                RATE_LIMITED.inc();
+                return Err(too_many(wait));
+            }
+            Err(match status {
+                DenyStatus::Unauthorized => (
+                    StatusCode::UNAUTHORIZED,
+                    [(header::WWW_AUTHENTICATE, state.auth.challenge())],
+                    "authentication required\n",
+                )
+                    .into_response(),
+                DenyStatus::Forbidden => (
+                    StatusCode::FORBIDDEN,
+                    "the credential lacks a required scope\n",
+                )
+                    .into_response(),
+            })
+        }
+    }
+}
+
+/// 429 with `Retry-After` in whole seconds, rounded up.
+fn too_many(wait: std::time::Duration) -> Response {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(header::RETRY_AFTER, seconds.max(1).to_string())],
+        "too many requests\n",
+    )
+        .into_response()
+}
+
+const TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// The exposition in the format `Accept` prefers, gzip-compressed when accepted.
+fn render(headers: &HeaderMap) -> Response {
+    let registry = default_registry();
+    let (body, content_type) = if wants_openmetrics(headers) {
+        (registry.render_openmetrics(), OPENMETRICS)
+    } else {
+        (registry.render(), TEXT)
+    };
+    let mut response = if accepts_gzip(headers) {
+        let mut response = Response::new(Body::from(gzip(body.as_bytes())));
+        response
+            .headers_mut()
+            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        response
+    } else {
+        Response::new(Body::from(body))
+    };
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(
+        header::VARY,
+        HeaderValue::from_static("Accept, Accept-Encoding"),
+    );
+    response
+}
+
+/// Whether `Accept` ranks OpenMetrics above the text format (Prometheus asks for
+/// `application/openmetrics-text;version=1.0.0;q=0.5,…,text/plain;version=0.0.4;q=0.3`).
+pub(crate) fn wants_openmetrics(headers: &HeaderMap) -> bool {
+    let mut best_openmetrics: Option<f32> = None;
+    let mut best_text: Option<f32> = None;
+    for value in headers.get_all(header::ACCEPT) {
+        let Ok(value) = value.to_str() else { continue };
+        for item in value.split(',') {
+            let mut parts = item.split(';').map(str::trim);
+            let media = parts.next().unwrap_or_default().to_ascii_lowercase();
+            let q = parts
+                .filter_map(|p| p.strip_prefix("q="))
+                .find_map(|q| q.parse::<f32>().ok())
+                .unwrap_or(1.0);
+            let slot = match media.as_str() {
+                "application/openmetrics-text" => &mut best_openmetrics,
+                "text/plain" | "*/*" => &mut best_text,
+                _ => continue,
+            };
+            *slot = Some(slot.map_or(q, |b| b.max(q)));
+        }
+    }
+    match (best_openmetrics, best_text) {
+        (Some(om), Some(text)) => om > 0.0 && om >= text,
+        (Some(om), None) => om > 0.0,
+        _ => false,
+    }
+}
+
+/// Whether `Accept-Encoding` allows gzip (and does not refuse it with `q=0`).
+pub(crate) fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .any(|value| {
+            value.to_str().is_ok_and(|value| {
+                value.split(',').any(|item| {
+                    let mut parts = item.split(';').map(str::trim);
+                    let coding = parts.next().unwrap_or_default();
+                    let q = parts
+                        .filter_map(|p| p.strip_prefix("q="))
+                        .find_map(|q| q.parse::<f32>().ok())
+                        .unwrap_or(1.0);
+                    (coding.eq_ignore_ascii_case("gzip") || coding == "*") && q > 0.0
+                })
+            })
+        })
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let _ = encoder.write_all(bytes);
+    encoder.finish().unwrap_or_default()
+}
+
+/// `/healthz`: the process answers.
+async fn liveness() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        "{\"status\":\"pass\"}",
+    )
+        .into_response()
+}
+
+/// `/readyz`: every critical check passes, and shutdown has not started.
+async fn readiness(State(state): State<Arc<Shared>>) -> Response {
+    if !health::is_ready() {
+        return json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{\"status\":\"fail\",\"failing\":[\"shutting_down\"]}".to_owned(),
+        );
+    }
+    let report = state.checks.run().await;
+    let status = if report.ready() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    json(status, report.readiness_json())
+}
+
+/// `/health`: every check, with the version and uptime.
+async fn health_report(State(state): State<Arc<Shared>>, request: Request) -> Response {
+    if state.health_requires_auth {
+        let address = state
+            .limits
+            .client_address(peer(&request), request.headers());
+        let path = request.uri().path().to_owned();
+        if let Err(response) = authorize(&state, request.headers(), address, &path) {
+            return response;
+        }
+    }
+    let report = state.checks.run().await;
+    let status = if report.ready() && health::is_ready() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    json(
+        status,
+        report.to_json(&state.version, state.started.elapsed()),
+    )
+}
+
+fn json(status: StatusCode, body: String) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// The labels of the authentication failure counter.
+struct FailureLabels {
+    reason: &'static str,
+}
+
+impl LabelSet for FailureLabels {
+    const NAMES: &'static [&'static str] = &["reason"];
+
+    fn visit_values(&self, f: &mut dyn FnMut(&str)) {
+        f(self.reason);
+    }
+}
+
+static AUTH_FAILURES: LazyLock<CounterVec<FailureLabels>> = LazyLock::new(|| {
+    let counter = CounterVec::new();
+    register(
+        "rustform_endpoint_auth_failures",
+        "Requests to the endpoint refused for their credentials, by reason",
+        counter.clone(),
+    );
+    counter
+});
+
+static RATE_LIMITED: LazyLock<Counter> = LazyLock::new(|| {
+    let counter = Counter::default();
+    register(
+        "rustform_endpoint_rate_limited",
+        "Requests to the endpoint refused for going over the rate limit",
+        counter.clone(),
+    );
+    counter
+});
+
+static SCRAPE_DURATION: LazyLock<Histogram> = LazyLock::new(|| {
+    let histogram = Histogram::default();
+    register(
+        "rustform_endpoint_scrape_duration_seconds",
+        "Time to authenticate and render a scrape of /metrics",
+        histogram.clone(),
+    );
+    histogram
+});
+
+fn register(name: &str, help: &str, metric: impl crate::metrics::Metric) {
+    if let Err(error) = default_registry().register(name, help, metric) {
+        tracing::error!(target: "rustform::endpoint", %error, "an endpoint metric is counted but not exposed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(name: header::HeaderName, value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(name, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn prometheus_accept_header_picks_openmetrics() {
+        let prometheus = "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
+        assert!(wants_openmetrics(&headers(header::ACCEPT, prometheus)));
+        assert!(!wants_openmetrics(&headers(header::ACCEPT, "text/plain")));
+        assert!(!wants_openmetrics(&HeaderMap::new()));
+        assert!(!wants_openmetrics(&headers(
+            header::ACCEPT,
+            "application/openmetrics-text;q=0"
+        )));
+        assert!(!wants_openmetrics(&headers(
+            header::ACCEPT,
+            "text/plain;q=0.9, application/openmetrics-text;q=0.5"
+        )));
+    }
+
+    #[test]
+    fn gzip_only_when_accepted() {
+        assert!(accepts_gzip(&headers(header::ACCEPT_ENCODING, "gzip")));
+        assert!(accepts_gzip(&headers(
+            header::ACCEPT_ENCODING,
+            "br, GZIP;q=0.5"
+        )));
+        assert!(!accepts_gzip(&headers(header::ACCEPT_ENCODING, "gzip;q=0")));
+        assert!(!accepts_gzip(&headers(header::ACCEPT_ENCODING, "identity")));
+        assert!(!accepts_gzip(&HeaderMap::new()));
+    }
+}

@@ -1,0 +1,91 @@
+//! Graceful shutdown of the endpoint's own server on SIGTERM: `/readyz` answers 503 at
+//! once, a request in flight finishes, then the process ends with status 143.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn get(address: SocketAddr, path: &str) -> (u16, String) {
+    let Ok(mut stream) = TcpStream::connect(address) else {
+        return (0, String::new());
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(20)));
+    let request = format!("GET {path} HTTP/1.1\r\nhost: probe\r\nconnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return (0, String::new());
+    }
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, response)
+}
+
+#[test]
+fn sigterm_turns_readiness_off_drains_in_flight_requests_and_exits() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rustform-endpoint-probe"))
+        .arg("serve")
+        .env_clear()
+        .env("PROBE_SLOW_MILLIS", "2000")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let address: SocketAddr = loop {
+        let line = lines
+            .next()
+            .expect("the probe reports its address")
+            .unwrap();
+        if let Some(address) = line.strip_prefix("listening: ") {
+            break address.parse().unwrap();
+        }
+    };
+    // Before: ready (the slow check passes, after 2 s).
+    assert_eq!(get(address, "/readyz").0, 200);
+
+    // A request in flight (the slow check), then SIGTERM.
+    let in_flight = std::thread::spawn(move || get(address, "/health"));
+    std::thread::sleep(Duration::from_millis(300));
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+
+    // Readiness turns 503 while the request drains.
+    let mut readiness = 0;
+    let until = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < until {
+        readiness = get(address, "/readyz").0;
+        if readiness == 503 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(readiness, 503);
+
+    let (status, body) = in_flight.join().unwrap();
+    assert!(
+        status == 200 || status == 503,
+        "the in-flight request finished: {body}"
+    );
+    assert!(body.contains("\"checks\""), "{body}");
+
+    // Then the process ends as SIGTERM would have it.
+    let until = Instant::now() + Duration::from_secs(30);
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(Instant::now() < until, "the probe did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(exit.code(), Some(143));
+    // And nothing listens any more.
+    assert_eq!(get(address, "/healthz").0, 0);
+}

@@ -1,0 +1,112 @@
+//! A service with the endpoint on its own server, for `tests/endpoint.rs` and
+//! `tests/endpoint_shutdown.rs`: `rustform::init()` serves `/metrics` and the health
+//! checks on `127.0.0.1:0`, as `prometheus.listen` says. Reports go to stderr.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use rustform::observed;
+
+#[observed]
+fn handle_request(id: u32) -> Result<u32, std::io::Error> {
+    Ok(id)
+}
+
+const CONFIG: &str = "name: probe\n\
+scaling:\n  instances:\n    drain_timeout: 5s\n    shutdown_timeout: 10s\n\
+observability:\n  \
+  logging:\n    level: warn\n    format: json\n  \
+  health:\n    checks:\n      - {type: custom, name: slow, timeout: 10s}\n";
+
+/// `PROBE_LISTEN`, else a free port on loopback.
+fn listen() -> String {
+    std::env::var("PROBE_LISTEN").unwrap_or_else(|_| "127.0.0.1:0".to_owned())
+}
+
+/// Sends `request` and returns the status code of the answer (0 when none came).
+fn status(address: SocketAddr, request: &[u8]) -> u16 {
+    let Ok(mut stream) = TcpStream::connect(address) else {
+        return 0;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    if stream.write_all(request).is_err() {
+        return 0;
+    }
+    let mut response = [0u8; 128];
+    let n = stream.read(&mut response).unwrap_or(0);
+    String::from_utf8_lossy(&response[..n])
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let scenario = std::env::args().nth(1).unwrap_or_default();
+    let slow = std::env::var("PROBE_SLOW_MILLIS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0u64);
+    rustform::health::register("slow", move || async move {
+        tokio::time::sleep(Duration::from_millis(slow)).await;
+        Ok(())
+    });
+    // With PROBE_TOKEN_FILE, /metrics wants that bearer token (limits set out of reach).
+    let config = match std::env::var("PROBE_TOKEN_FILE") {
+        Ok(file) => format!(
+            "{CONFIG}  prometheus:\n    listen: \"{listen}\"\n    authentication:\n      \
+             enabled: true\n      method: bearer_token\n      token_file: \"{file}\"\n      \
+             rate_limit: {{requests_per_minute: 1000000, burst_size: 100000}}\n",
+            listen = listen(),
+        ),
+        Err(_) => format!("{CONFIG}  prometheus:\n    listen: \"{}\"\n", listen()),
+    };
+    let guard = rustform::Observability::builder()
+        .config_yaml(config)
+        .install()?;
+    let address = guard.endpoint_address().ok_or("no endpoint address")?;
+    eprintln!("listening: {address}");
+    match scenario.as_str() {
+        "huge-header" => {
+            let mut request = b"GET /healthz HTTP/1.1\r\nhost: probe\r\nx-padding: ".to_vec();
+            request.extend(std::iter::repeat_n(b'a', 64 * 1024));
+            request.extend_from_slice(b"\r\n\r\n");
+            eprintln!("huge header: {}", status(address, &request));
+            eprintln!(
+                "after it: {}",
+                status(address, b"GET /healthz HTTP/1.1\r\nhost: probe\r\n\r\n")
+            );
+        }
+        // Requests with a wrong token, the right one, and none: the audit events
+        // go to the logs (stdout).
+        "audit" => {
+            let token = std::fs::read_to_string(std::env::var("PROBE_TOKEN_FILE")?)?;
+            let get = |authorization: &str| {
+                let request = format!(
+                    "GET /metrics HTTP/1.1\r\nhost: probe\r\n{authorization}connection: close\r\n\r\n"
+                );
+                status(address, request.as_bytes())
+            };
+            eprintln!(
+                "wrong: {}",
+                get("authorization: Bearer not-the-token-5f1e\r\n")
+            );
+            eprintln!(
+                "right: {}",
+                get(&format!("authorization: Bearer {}\r\n", token.trim()))
+            );
+            eprintln!("none: {}", get(""));
+        }
+        // Serves until a signal ends the process.
+        "serve" => {
+            for id in 0.. {
+                handle_request(id)?;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        _ => return Err(format!("unknown scenario {scenario:?}").into()),
+    }
+    drop(guard);
+    Ok(())
+}
