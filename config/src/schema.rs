@@ -395,6 +395,18 @@ pub struct Prometheus {
     /// `request_timeout` (default 10 s): the longest a request may take, reading its
     /// headers included, before it is answered 408 or its connection closed.
     pub request_timeout: Duration,
+    /// `tls`: serve HTTPS with this certificate and key (TLS 1.2 and 1.3).
+    pub tls: Option<Tls>,
+}
+
+/// `prometheus.tls`: the endpoint's certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Tls {
+    /// `cert_file`: the certificate chain, PEM, leaf first.
+    pub cert_file: String,
+    /// `key_file`: its private key, PEM (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: String,
 }
 
 impl Default for Prometheus {
@@ -406,6 +418,7 @@ impl Default for Prometheus {
             metrics: PrometheusMetrics::default(),
             listen: None,
             request_timeout: Duration::from_secs(10),
+            tls: None,
         }
     }
 }

@@ -341,6 +341,34 @@ fn prometheus(d: &mut Decoder<'_>, node: &Node, path: &str) -> Prometheus {
     f.set(d, "request_timeout", &mut out.request_timeout, |d, n, p| {
         d.duration(n, p, Duration::from_millis(1))
     });
+    if let Some((node, path)) = f.get("tls") {
+        let mut t = d.map(node, &path);
+        let cert_file = required(
+            d,
+            &mut t,
+            node,
+            &path,
+            "cert_file",
+            "the path of the certificate chain (PEM)",
+            Decoder::string,
+        );
+        let key_file = required(
+            d,
+            &mut t,
+            node,
+            &path,
+            "key_file",
+            "the path of the private key (PEM)",
+            Decoder::string,
+        );
+        t.finish(d);
+        if let (Some(cert_file), Some(key_file)) = (cert_file, key_file) {
+            out.tls = Some(Tls {
+                cert_file,
+                key_file,
+            });
+        }
+    }
     if let Some((node, path)) = f.get("metrics") {
         let mut m = d.map(node, &path);
         if let Some((node, path)) = m.get("http") {

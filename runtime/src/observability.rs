@@ -173,6 +173,7 @@ fn install(config: &Config, build: Option<&metrics::BuildInfo>) -> Result<Guard,
             endpoint,
             address,
             prometheus.request_timeout,
+            prometheus.tls.as_ref(),
         )?),
         _ => None,
     };

@@ -62,6 +62,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ),
         Err(_) => format!("{CONFIG}  prometheus:\n    listen: \"{}\"\n", listen()),
     };
+    // With PROBE_TLS_CERT and PROBE_TLS_KEY, over TLS.
+    let config = match (
+        std::env::var("PROBE_TLS_CERT"),
+        std::env::var("PROBE_TLS_KEY"),
+    ) {
+        (Ok(cert), Ok(key)) => {
+            format!("{config}    tls:\n      cert_file: \"{cert}\"\n      key_file: \"{key}\"\n")
+        }
+        _ => config,
+    };
     let guard = rustform::Observability::builder()
         .config_yaml(config)
         .install()?;

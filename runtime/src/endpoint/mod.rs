@@ -21,6 +21,7 @@
 
 mod limits;
 mod server;
+mod tls;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, LazyLock, OnceLock};

@@ -47,7 +47,9 @@ impl Server {
         endpoint: &Endpoint,
         address: SocketAddr,
         request_timeout: Duration,
+        tls: Option<&crate::config::Tls>,
     ) -> Result<Server, Error> {
+        let tls = tls.map(super::tls::acceptor).transpose()?;
         let error = |reason: String| Error::Install {
             what: "the endpoint",
             reason: format!("observability.prometheus.listen: {reason}"),
@@ -100,7 +102,7 @@ impl Server {
                         }
                     };
                     let _ = ready.send(Ok(()));
-                    serve(listener, router, stopped, request_timeout).await;
+                    serve(listener, router, stopped, request_timeout, tls).await;
                 });
                 runtime.shutdown_timeout(Duration::from_millis(100));
             })
@@ -150,6 +152,7 @@ async fn serve(
     router: Router,
     mut stopped: watch::Receiver<Option<Instant>>,
     request_timeout: Duration,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 ) {
     let graceful = GracefulShutdown::new();
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -188,11 +191,29 @@ async fn serve(
                         router.call(request.map(axum::body::Body::new)).await
                     }
                 });
-                let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                let connection = graceful.watch(connection.into_owned());
-                tokio::spawn(async move {
-                    let _ = connection.await;
-                });
+                match &tls {
+                    None => {
+                        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                        let connection = graceful.watch(connection.into_owned());
+                        tokio::spawn(async move {
+                            let _ = connection.await;
+                        });
+                    }
+                    Some(acceptor) => {
+                        // The handshake has the request timeout too: a client that
+                        // connects and says nothing cannot hold a task for ever.
+                        let handshake = tokio::time::timeout(request_timeout, acceptor.accept(stream));
+                        let builder = builder.clone();
+                        let watcher = graceful.watcher();
+                        tokio::spawn(async move {
+                            let Ok(Ok(stream)) = handshake.await else {
+                                return;
+                            };
+                            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                            let _ = watcher.watch(connection.into_owned()).await;
+                        });
+                    }
+                }
             }
         }
     };
