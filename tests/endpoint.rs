@@ -532,13 +532,23 @@ fn audit_events_record_every_decision_and_never_the_credential() {
         [
             ("denied", "invalid"),
             ("allowed", ""),
-            ("denied", "missing")
+            ("denied", "missing"),
+            ("allowed", ""),
         ],
         "{stdout}"
     );
     for line in &audit {
         assert_eq!(line["fields"]["path"], "/metrics");
         assert_eq!(line["fields"]["address"], "127.0.0.1");
+    }
+    // The refusals are counted by reason, and the scrapes timed.
+    for metric in [
+        r#"metric: rustform_endpoint_auth_failures_total{reason="invalid"} 1"#,
+        r#"metric: rustform_endpoint_auth_failures_total{reason="missing"} 1"#,
+        "metric: rustform_endpoint_rate_limited_total 0",
+        "metric: rustform_endpoint_scrape_duration_seconds_count 1",
+    ] {
+        assert!(stderr.contains(metric), "{metric} in\n{stderr}");
     }
     // Neither the wrong token nor the right one appears anywhere.
     for secret in ["not-the-token-5f1e", secrets.static_token.as_str()] {

@@ -107,6 +107,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 get(&format!("authorization: Bearer {}\r\n", token.trim()))
             );
             eprintln!("none: {}", get(""));
+            // The endpoint's own metrics count the refusals, by reason.
+            let mut stream = TcpStream::connect(address)?;
+            let request = format!(
+                "GET /metrics HTTP/1.1\r\nhost: probe\r\nauthorization: Bearer {}\r\nconnection: close\r\n\r\n",
+                token.trim()
+            );
+            stream.write_all(request.as_bytes())?;
+            let mut exposition = String::new();
+            stream.read_to_string(&mut exposition)?;
+            for line in exposition.lines() {
+                if line.starts_with("rustform_endpoint_") && !line.contains("_bucket") {
+                    eprintln!("metric: {line}");
+                }
+            }
         }
         // Serves until a signal ends the process.
         "serve" => {

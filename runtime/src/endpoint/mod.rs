@@ -122,6 +122,14 @@ impl Endpoint {
             Authenticator::none()
         };
         let health = &config.observability.health;
+        // The endpoint's own series exist from the start, at zero, as Prometheus advises.
+        LazyLock::force(&RATE_LIMITED);
+        LazyLock::force(&SCRAPE_DURATION);
+        for reason in crate::auth::FailureReason::ALL {
+            AUTH_FAILURES.with(&FailureLabels {
+                reason: reason.as_str(),
+            });
+        }
         Ok(Endpoint {
             state: Arc::new(Shared {
                 metrics_path: prometheus.endpoint.clone(),
