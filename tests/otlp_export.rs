@@ -163,6 +163,18 @@ fn config(trace_exporters: &str, metric_exporters: &str, batch: &str) -> String 
     )
 }
 
+/// A configuration whose only exporter sends spans to `collector` over gRPC.
+fn grpc_config(collector: &Collector, batch: &str) -> String {
+    config(
+        &format!(
+            "- type: otlp\n  endpoint: {}\n  protocol: grpc",
+            collector.grpc_endpoint()
+        ),
+        "",
+        batch,
+    )
+}
+
 const SMALL_BATCHES: &str = "scheduled_delay: 100ms\nmax_export_batch_size: 64\n";
 
 #[test]
@@ -508,14 +520,7 @@ fn a_503_with_retry_after_is_retried_after_the_delay_and_a_400_is_not_retried() 
 #[test]
 fn grpc_unavailable_is_retried_after_its_retry_info_and_invalid_argument_is_not() {
     let collector = Collector::start();
-    let yaml = config(
-        &format!(
-            "- type: otlp\n  endpoint: {}\n  protocol: grpc",
-            collector.grpc_endpoint()
-        ),
-        "",
-        "scheduled_delay: 60s\n",
-    );
+    let yaml = grpc_config(&collector, "scheduled_delay: 60s\n");
     collector.fail_next(
         Signal::Traces,
         2,
@@ -529,14 +534,7 @@ fn grpc_unavailable_is_retried_after_its_retry_info_and_invalid_argument_is_not(
     assert_eq!(collector.span_count(), 3);
 
     let collector = Collector::start();
-    let yaml = config(
-        &format!(
-            "- type: otlp\n  endpoint: {}\n  protocol: grpc",
-            collector.grpc_endpoint()
-        ),
-        "",
-        "scheduled_delay: 60s\n",
-    );
+    let yaml = grpc_config(&collector, "scheduled_delay: 60s\n");
     collector.fail_next(Signal::Traces, 1, Reply::grpc(tonic::Code::InvalidArgument));
     let report = Service::new(&yaml).env("PROBE_CALLS", "1").run("burst");
     assert_eq!(collector.attempts(Signal::Traces).len(), 1);
@@ -546,14 +544,7 @@ fn grpc_unavailable_is_retried_after_its_retry_info_and_invalid_argument_is_not(
 #[test]
 fn a_partial_success_is_not_retried_and_counts_the_rejected_spans() {
     let collector = Collector::start();
-    let yaml = config(
-        &format!(
-            "- type: otlp\n  endpoint: {}\n  protocol: grpc",
-            collector.grpc_endpoint()
-        ),
-        "",
-        "scheduled_delay: 60s\n",
-    );
+    let yaml = grpc_config(&collector, "scheduled_delay: 60s\n");
     collector.fail_next(
         Signal::Traces,
         1,
@@ -571,12 +562,8 @@ fn a_partial_success_is_not_retried_and_counts_the_rejected_spans() {
 fn shutdown_exports_every_ended_span() {
     let collector = Collector::start();
     // Nothing is sent on a timer: only the shutdown can deliver these.
-    let yaml = config(
-        &format!(
-            "- type: otlp\n  endpoint: {}\n  protocol: grpc",
-            collector.grpc_endpoint()
-        ),
-        "",
+    let yaml = grpc_config(
+        &collector,
         "scheduled_delay: 1h\nmax_queue_size: 20000\nmax_export_batch_size: 512\n",
     );
     let report = Service::new(&yaml).env("PROBE_CALLS", "2000").run("burst");
@@ -589,12 +576,8 @@ fn shutdown_exports_every_ended_span() {
 #[test]
 fn a_full_queue_drops_spans_and_counts_them() {
     let collector = Collector::start();
-    let yaml = config(
-        &format!(
-            "- type: otlp\n  endpoint: {}\n  protocol: grpc",
-            collector.grpc_endpoint()
-        ),
-        "",
+    let yaml = grpc_config(
+        &collector,
         "scheduled_delay: 1h\nmax_queue_size: 100\nmax_export_batch_size: 100\n",
     );
     let report = Service::new(&yaml).env("PROBE_CALLS", "5000").run("burst");
@@ -692,15 +675,8 @@ fn the_standard_environment_variables_configure_the_exporter() {
 #[test]
 fn unsampled_observed_calls_skip_their_span_and_keep_their_metrics() {
     let collector = Collector::start();
-    let yaml = config(
-        &format!(
-            "- type: otlp\n  endpoint: {}\n  protocol: grpc",
-            collector.grpc_endpoint()
-        ),
-        "",
-        SMALL_BATCHES,
-    )
-    .replace("    tracing:\n", "    tracing:\n      sample_rate: 0.0\n");
+    let yaml = grpc_config(&collector, SMALL_BATCHES)
+        .replace("    tracing:\n", "    tracing:\n      sample_rate: 0.0\n");
     let report = Service::new(&yaml).run("nested");
     // Nothing sampled, so nothing produced or sent, and no span was made at all (the
     // logs, at WARN, would not have shown it): no trace ids inside the call.
@@ -727,16 +703,9 @@ fn unsampled_observed_calls_skip_their_span_and_keep_their_metrics() {
 #[test]
 fn unsampled_calls_keep_their_span_when_the_logs_write_it() {
     let collector = Collector::start();
-    let yaml = config(
-        &format!(
-            "- type: otlp\n  endpoint: {}\n  protocol: grpc",
-            collector.grpc_endpoint()
-        ),
-        "",
-        SMALL_BATCHES,
-    )
-    .replace("    tracing:\n", "    tracing:\n      sample_rate: 0.0\n")
-    .replace("level: warn", "level: info");
+    let yaml = grpc_config(&collector, SMALL_BATCHES)
+        .replace("    tracing:\n", "    tracing:\n      sample_rate: 0.0\n")
+        .replace("level: warn", "level: info");
     let report = Service::new(&yaml).env("RUST_LOG", "info").run("nested");
     // The JSON logs at INFO show the span and its ids; none of it is exported.
     assert_eq!(report.stderr.matches("reserve_stock ids").count(), 2);

@@ -43,6 +43,7 @@ mod error;
 mod error_label;
 mod export;
 pub mod health;
+pub mod http;
 pub mod metrics;
 pub(crate) mod observability;
 mod observe;

@@ -221,6 +221,8 @@ fn install(config: &Config, build: Option<&metrics::BuildInfo>) -> Result<Guard,
     if let Some(endpoint) = &endpoint {
         endpoint.install();
     }
+    // `ObserveLayer::new()` reads `prometheus.metrics.http` from here.
+    crate::http::install(config);
     let address = server.as_ref().map(|s| s.address);
     if let Some(address) = address {
         tracing::info!(target: "rustform::endpoint", %address, path = %prometheus.endpoint, "serving metrics and health checks");
