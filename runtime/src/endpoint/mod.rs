@@ -336,7 +336,7 @@ fn render(headers: &HeaderMap) -> Response {
         (registry.render(), TEXT)
     };
     let mut response = if accepts_gzip(headers) {
-        let mut response = Response::new(Body::from(gzip(body.as_bytes())));
+        let mut response = Response::new(Body::from(crate::export::gzip(body.as_bytes())));
         response
             .headers_mut()
             .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
@@ -358,22 +358,13 @@ fn render(headers: &HeaderMap) -> Response {
 pub(crate) fn wants_openmetrics(headers: &HeaderMap) -> bool {
     let mut best_openmetrics: Option<f32> = None;
     let mut best_text: Option<f32> = None;
-    for value in headers.get_all(header::ACCEPT) {
-        let Ok(value) = value.to_str() else { continue };
-        for item in value.split(',') {
-            let mut parts = item.split(';').map(str::trim);
-            let media = parts.next().unwrap_or_default().to_ascii_lowercase();
-            let q = parts
-                .filter_map(|p| p.strip_prefix("q="))
-                .find_map(|q| q.parse::<f32>().ok())
-                .unwrap_or(1.0);
-            let slot = match media.as_str() {
-                "application/openmetrics-text" => &mut best_openmetrics,
-                "text/plain" | "*/*" => &mut best_text,
-                _ => continue,
-            };
-            *slot = Some(slot.map_or(q, |b| b.max(q)));
-        }
+    for (media, q) in weighted(headers, header::ACCEPT) {
+        let slot = match media.as_str() {
+            "application/openmetrics-text" => &mut best_openmetrics,
+            "text/plain" | "*/*" => &mut best_text,
+            _ => continue,
+        };
+        *slot = Some(slot.map_or(q, |b| b.max(q)));
     }
     match (best_openmetrics, best_text) {
         (Some(om), Some(text)) => om > 0.0 && om >= text,
@@ -384,29 +375,30 @@ pub(crate) fn wants_openmetrics(headers: &HeaderMap) -> bool {
 
 /// Whether `Accept-Encoding` allows gzip (and does not refuse it with `q=0`).
 pub(crate) fn accepts_gzip(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(header::ACCEPT_ENCODING)
-        .iter()
-        .any(|value| {
-            value.to_str().is_ok_and(|value| {
-                value.split(',').any(|item| {
-                    let mut parts = item.split(';').map(str::trim);
-                    let coding = parts.next().unwrap_or_default();
-                    let q = parts
-                        .filter_map(|p| p.strip_prefix("q="))
-                        .find_map(|q| q.parse::<f32>().ok())
-                        .unwrap_or(1.0);
-                    (coding.eq_ignore_ascii_case("gzip") || coding == "*") && q > 0.0
-                })
-            })
-        })
+    weighted(headers, header::ACCEPT_ENCODING)
+        .any(|(coding, q)| (coding == "gzip" || coding == "*") && q > 0.0)
 }
 
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    let _ = encoder.write_all(bytes);
-    encoder.finish().unwrap_or_default()
+/// The items of a comma-separated header with their `q` weights (1 when absent),
+/// lower-cased: `text/plain;q=0.3` is `("text/plain", 0.3)`.
+fn weighted(
+    headers: &HeaderMap,
+    name: header::HeaderName,
+) -> impl Iterator<Item = (String, f32)> + '_ {
+    headers
+        .get_all(name)
+        .into_iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(|item| {
+            let mut parts = item.split(';').map(str::trim);
+            let value = parts.next().unwrap_or_default().to_ascii_lowercase();
+            let q = parts
+                .filter_map(|p| p.strip_prefix("q="))
+                .find_map(|q| q.parse::<f32>().ok())
+                .unwrap_or(1.0);
+            (value, q)
+        })
 }
 
 /// `/healthz`: the process answers.

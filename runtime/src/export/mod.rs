@@ -35,6 +35,7 @@ use crate::config::{
     Config, MetricsExporterKind, Propagator, RootSampler, Sampler, TraceExporterKind,
 };
 use otlp::OtlpClient;
+pub(crate) use otlp::gzip;
 use retry::Failure;
 use spans::{QueueProcessor, SpanSink};
 use stats::{Signal, SpanStats};

@@ -367,7 +367,8 @@ fn transient(error: &reqwest::Error) -> Failure {
     }
 }
 
-fn gzip(bytes: &[u8]) -> Vec<u8> {
+/// `bytes` gzip-compressed, fast: for exports and scrapes.
+pub(crate) fn gzip(bytes: &[u8]) -> Vec<u8> {
     use std::io::Write;
     let mut encoder = flate2::write::GzEncoder::new(
         Vec::with_capacity(bytes.len() / 4 + 64),
