@@ -7,10 +7,15 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn get(address: SocketAddr, path: &str) -> (u16, String) {
+    get_within(address, path, Duration::from_secs(20))
+}
+
+/// `GET path`, giving up (status 0) after `timeout`.
+fn get_within(address: SocketAddr, path: &str, timeout: Duration) -> (u16, String) {
     let Ok(mut stream) = TcpStream::connect(address) else {
         return (0, String::new());
     };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(20)));
+    let _ = stream.set_read_timeout(Some(timeout));
     let request = format!("GET {path} HTTP/1.1\r\nhost: probe\r\nconnection: close\r\n\r\n");
     if stream.write_all(request.as_bytes()).is_err() {
         return (0, String::new());
@@ -47,21 +52,31 @@ fn sigterm_turns_readiness_off_drains_in_flight_requests_and_exits() {
     };
     // Before: ready (the slow check passes, after 2 s).
     assert_eq!(get(address, "/readyz").0, 200);
+    let checked = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .any(|line| line == "slow check: started");
+    assert!(checked, "the readiness check ran");
 
-    // A request in flight (the slow check), then SIGTERM.
+    // A request in flight (the slow check has started for it), then SIGTERM.
     let in_flight = std::thread::spawn(move || get(address, "/health"));
-    std::thread::sleep(Duration::from_millis(300));
+    let started = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .any(|line| line == "slow check: started");
+    assert!(started, "the in-flight request reached its check");
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
 
-    // Readiness turns 503 while the request drains.
+    // Readiness turns 503 while the request drains. A probe that arrives before the
+    // signal is handled joins the running checks: give it up quickly and ask again.
     let mut readiness = 0;
     let until = Instant::now() + Duration::from_secs(5);
     while Instant::now() < until {
-        readiness = get(address, "/readyz").0;
+        readiness = get_within(address, "/readyz", Duration::from_millis(300)).0;
         if readiness == 503 {
             break;
         }

@@ -49,6 +49,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0u64);
     rustform::health::register("slow", move || async move {
+        // Tests wait for this line to know a request is in flight.
+        eprintln!("slow check: started");
         tokio::time::sleep(Duration::from_millis(slow)).await;
         Ok(())
     });

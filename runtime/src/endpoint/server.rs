@@ -68,10 +68,11 @@ impl Server {
                 .layer(middleware::from_fn(move |request: Request, next: Next| {
                     let counter = counter.clone();
                     async move {
-                        counter.fetch_add(1, Ordering::AcqRel);
+                        // Counted until answered, or until the client goes away and
+                        // the request is dropped.
+                        let _in_flight = InFlight::enter(counter);
                         let response =
                             tokio::time::timeout(request_timeout, next.run(request)).await;
-                        counter.fetch_sub(1, Ordering::AcqRel);
                         response.unwrap_or_else(|_| {
                             (StatusCode::SERVICE_UNAVAILABLE, "the request timed out\n")
                                 .into_response()
@@ -143,6 +144,22 @@ impl Drop for Server {
     fn drop(&mut self) {
         let now = Instant::now();
         self.stop(now, now + Duration::from_secs(1));
+    }
+}
+
+/// One request in flight, counted for the drain.
+struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    fn enter(counter: Arc<AtomicUsize>) -> InFlight {
+        counter.fetch_add(1, Ordering::AcqRel);
+        InFlight(counter)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
