@@ -99,3 +99,29 @@ pub const PROCESS_FAMILIES: [&str; 7] = [
     "process_threads",
     "process_start_time_seconds",
 ];
+
+/// Serves an axum app on 127.0.0.1 (with the clients' addresses) from a thread of its
+/// own with `workers` runtime threads; returns the address. It serves until the test
+/// process ends.
+pub fn serve_axum(app: axum::Router, workers: usize) -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .await
+            .unwrap();
+        });
+    });
+    address
+}
