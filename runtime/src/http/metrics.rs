@@ -195,9 +195,9 @@ impl ServerMetrics {
 }
 
 /// Registers `metric` in the default registry, logging (never failing) on a clash.
-fn register(name: &str, help: &str, metric: impl Metric) {
+pub(crate) fn register(name: &str, help: &str, metric: impl Metric) {
     if let Err(error) = default_registry().register(name, help, metric) {
-        tracing::error!(target: "rustform::http", %error, "an HTTP server metric is counted but not exposed");
+        tracing::error!(target: "rustform::http", %error, "an HTTP metric is counted but not exposed");
     }
 }
 

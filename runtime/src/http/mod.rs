@@ -1,5 +1,8 @@
-//! HTTP instrumentation: [`ObserveLayer`], a tower layer for servers, and [`inject`] for
-//! the requests a service makes to others.
+//! HTTP instrumentation: [`ObserveLayer`], a tower layer for servers, and
+//! [`ClientMiddleware`] (for `reqwest`) or [`inject`] (for any client) for the requests a
+//! service makes to others.
+//!
+//! # Servers
 //!
 //! Add the layer to an axum router (or any tower service over [`http::Request`] and
 //! [`http::Response`]: hyper, tonic) and every request gets:
@@ -71,7 +74,75 @@
 //! around a whole router or another kind of service it sees none, and every request is
 //! [`UNMATCHED_ROUTE`]. `client.address` comes from axum's
 //! `ConnectInfo<SocketAddr>`: serve with `into_make_service_with_connect_info`.
+//!
+//! # Clients
+//!
+//! [`ClientMiddleware`] is a middleware of [`reqwest_middleware`] (re-exported here, so
+//! the versions match). Every request sent through the client gets:
+//!
+//! - **a client span**, a child of the current span (a handler's, an `#[observed]`
+//!   function's), named `"{method}"`, or `"{method} {url.template}"` when the request
+//!   carries a [`UrlTemplate`] (`HTTP` for a method outside the standard nine), with
+//!   `otel.kind = "client"`, `http.request.method` (and `http.request.method_original`),
+//!   `server.address`, `server.port` (the scheme's default when the URL has none),
+//!   `url.full`, `url.template`, and once the response head arrives
+//!   `http.response.status_code` and `network.protocol.version`. `url.full` keeps no
+//!   secrets: credentials in the URL (reqwest sends them as an `Authorization` header)
+//!   become `REDACTED:REDACTED`, every query value becomes `REDACTED` (names are kept),
+//!   the fragment is left out. No header is recorded, so neither is `Authorization`.
+//!   A status of 400 or more sets
+//!   `otel.status_code = "ERROR"` and `error.type` to the status (for a client, 4xx is
+//!   an error too, as the semantic conventions say); a request that got no response sets
+//!   `error.type` to `timeout`, `connect`, `redirect`, `body`, `decode`, `builder`,
+//!   `request` or `_OTHER`. A request dropped by its caller first ends its span with
+//!   `error.type = "cancelled"` and is not counted.
+//! - **the trace context in its headers**: the client span's `traceparent` (and
+//!   `tracestate`, `baggage`) written by the globally installed propagators, as
+//!   [`inject`] does, so the service called continues this trace under the client span.
+//! - **a duration** in the [default registry](crate::metrics::default_registry):
+//!   `http_client_request_duration_seconds{http_request_method, server_address,
+//!   server_port, http_response_status_code, error_type}`, a histogram with the buckets
+//!   of the server's (`prometheus.metrics.http.histogram_buckets`), until the response
+//!   head arrived. A label that does not apply is empty: `http_response_status_code`
+//!   when no response came, `error_type` below 400. The method folds as on the server;
+//!   `server_address` takes as many values as the hosts the service calls, and past the
+//!   family's cardinality limit new ones share the overflow series.
+//!
+//! ```no_run
+//! use axum::{Router, routing::post};
+//! use rustform::http::reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
+//! use rustform::http::{ClientMiddleware, ObserveLayer, UrlTemplate};
+//! use std::sync::LazyLock;
+//!
+//! static INVENTORY: LazyLock<ClientWithMiddleware> = LazyLock::new(|| {
+//!     ClientBuilder::new(reqwest::Client::new())
+//!         .with(ClientMiddleware::new())
+//!         .build()
+//! });
+//!
+//! /// Its span is the parent of the client span; the inventory service's server span is
+//! /// the client span's child, in the same trace.
+//! #[rustform::observed]
+//! async fn create_order() -> Result<String, rustform::http::reqwest_middleware::Error> {
+//!     let response = INVENTORY
+//!         .post("http://inventory:8080/items/42/reserve")
+//!         .with_extension(UrlTemplate("/items/{id}/reserve"))
+//!         .send()
+//!         .await?;
+//!     Ok(format!("reserved: {}", response.status()))
+//! }
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let _guard = rustform::init()?;
+//! let app = Router::new()
+//!     .route("/orders", post(|| async { create_order().await.unwrap_or_default() }))
+//!     .layer(ObserveLayer::new());
+//! let listener = tokio::net::TcpListener::bind("0.0.0.0:3000").await?;
+//! axum::serve(listener, app).await?;
+//! # Ok(()) }
+//! ```
 
+mod client;
 mod future;
 mod headers;
 mod metrics;
@@ -91,10 +162,14 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::config::{Config, HttpMetrics};
 use crate::metrics::Buckets;
+pub use client::{ClientMiddleware, UrlTemplate};
 pub use future::ResponseFuture;
 use future::{InFlight, UnwindGuard, content_length};
 use headers::{HeaderExtractor, HeaderInjector, is_sane_request_id, new_request_id};
 use metrics::{Route, ServerMetrics, method_label, server_metrics};
+/// The `reqwest-middleware` crate [`ClientMiddleware`] plugs into, the version rustform
+/// is built with.
+pub use reqwest_middleware;
 
 /// The `http_route` label of requests that matched no route: one value for all of them,
 /// so unknown paths cannot create series. (The span has no `http.route` then, as the
@@ -174,19 +249,9 @@ impl ObserveLayer {
     }
 
     fn from_settings(http: &HttpMetrics) -> ObserveLayer {
-        let metrics = http.enabled.then(|| {
-            let buckets =
-                Buckets::new(http.histogram_buckets.iter().copied()).unwrap_or_else(|error| {
-                    tracing::warn!(
-                        target: "rustform::http",
-                        %error,
-                        "prometheus.metrics.http.histogram_buckets is not usable; \
-                         using the OpenTelemetry defaults"
-                    );
-                    default_buckets()
-                });
-            server_metrics(&buckets)
-        });
+        let metrics = http
+            .enabled
+            .then(|| server_metrics(&duration_buckets(http)));
         ObserveLayer {
             settings: Arc::new(Settings {
                 metrics,
@@ -224,8 +289,18 @@ impl Default for ObserveLayer {
     }
 }
 
-fn default_buckets() -> Buckets {
-    Buckets::new(crate::config::HTTP_DURATION_BUCKETS).unwrap_or_default()
+/// The buckets of the server and client duration histograms: `histogram_buckets`, or
+/// the OpenTelemetry defaults (and a warning) when they are not usable.
+fn duration_buckets(http: &HttpMetrics) -> Buckets {
+    Buckets::new(http.histogram_buckets.iter().copied()).unwrap_or_else(|error| {
+        tracing::warn!(
+            target: "rustform::http",
+            %error,
+            "prometheus.metrics.http.histogram_buckets is not usable; \
+             using the OpenTelemetry defaults"
+        );
+        Buckets::new(crate::config::HTTP_DURATION_BUCKETS).unwrap_or_default()
+    })
 }
 
 impl<S> tower::Layer<S> for ObserveLayer {
@@ -418,7 +493,12 @@ fn protocol_version(version: Version) -> &'static str {
 /// # let _ = call_inventory();
 /// ```
 pub fn inject(headers: &mut HeaderMap) {
-    let context = tracing::Span::current().context();
+    inject_from(&tracing::Span::current(), headers);
+}
+
+/// Writes `span`'s trace context into `headers`, as [`inject`] does the current span's.
+fn inject_from(span: &tracing::Span, headers: &mut HeaderMap) {
+    let context = span.context();
     opentelemetry::global::get_text_map_propagator(|propagator| {
         propagator.inject_context(&context, &mut HeaderInjector(headers));
     });

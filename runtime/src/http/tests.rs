@@ -37,7 +37,7 @@ impl Service<Request<String>> for Echo {
 
 /// The fields every span got, by span name then field name.
 #[derive(Clone, Default)]
-struct Fields(Arc<Mutex<Vec<(String, String)>>>);
+pub(super) struct Fields(pub(super) Arc<Mutex<Vec<(String, String)>>>);
 
 impl Visit for Fields {
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
@@ -56,7 +56,7 @@ impl Visit for Fields {
 }
 
 impl Fields {
-    fn get(&self, name: &str) -> Option<String> {
+    pub(super) fn get(&self, name: &str) -> Option<String> {
         let fields = self.0.lock().unwrap();
         fields
             .iter()
@@ -89,7 +89,7 @@ fn call(layer: &ObserveLayer, status: StatusCode, request: Request<String>) -> R
     runtime.block_on(service.call(request)).unwrap()
 }
 
-fn with_fields<R>(f: impl FnOnce() -> R) -> (R, Fields) {
+pub(super) fn with_fields<R>(f: impl FnOnce() -> R) -> (R, Fields) {
     let fields = Fields::default();
     let subscriber = tracing_subscriber::registry().with(fields.clone());
     (tracing::subscriber::with_default(subscriber, f), fields)
