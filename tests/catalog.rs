@@ -82,7 +82,7 @@ fn the_catalog_lists_functions_and_metric_groups() {
         .functions
         .iter()
         .filter(|f| !f.function.ends_with("method"))
-        .map(|f| (f.module, f.function.as_str()))
+        .map(|f| (f.module.as_str(), f.function.as_str()))
         .collect();
     assert_eq!(
         names,
@@ -99,7 +99,10 @@ fn the_catalog_lists_functions_and_metric_groups() {
         .unwrap();
     assert_eq!(charge.buckets, [0.1, 1.0]);
     assert!(charge.track_concurrency);
-    assert_eq!(charge.labels, [("team", "payments")]);
+    assert_eq!(
+        charge.labels,
+        [("team".to_owned(), "payments".to_owned())].into()
+    );
     let never = catalog
         .functions
         .iter()

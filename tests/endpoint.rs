@@ -540,3 +540,38 @@ fn audit_events_record_every_decision_and_never_the_credential() {
         );
     }
 }
+
+#[test]
+fn the_catalog_is_served_behind_the_same_authentication() {
+    let secrets = secrets();
+    let served = serve(&bearer(&secrets.token_file, &secrets.store, ""));
+    let http = client();
+    let url = format!("{}/catalog", served.base);
+    let refused = http.get(&url).send().unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let wrong = http
+        .get(&url)
+        .bearer_auth("not-the-token-at-all")
+        .send()
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+
+    let response = http
+        .get(&url)
+        .bearer_auth(&secrets.static_token)
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()["content-type"].to_str().unwrap(),
+        "application/json"
+    );
+    let catalog: rustform::catalog::Catalog = response.json().unwrap();
+    assert_eq!(catalog, rustform::catalog());
+    assert!(
+        catalog
+            .functions
+            .iter()
+            .any(|f| f.function == "place_order")
+    );
+}

@@ -5,7 +5,14 @@
 //! rustform metrics list-tokens [--json]
 //! rustform metrics rotate-token --token-id ID [--grace 1h]
 //! rustform metrics revoke-token --token-id ID
+//! rustform generate {alerts|dashboards|scrape-config|k8s|alertmanager|compose|all} \
+//!     --config rustform.yml [--catalog FILE_OR_URL] --out DIR
 //! ```
+//!
+//! `generate` writes alert rules, Grafana dashboards and deployment files from the
+//! configuration and, with `--catalog`, the service's catalog: the JSON of
+//! `rustform::catalog()`, from a file or from a running service's `/catalog` (with
+//! `--token-file` or `RUSTFORM_TOKEN` when the endpoint asks for a bearer token).
 //!
 //! The token store is `--store PATH`, else `observability.prometheus.authentication.token_store`
 //! of the configuration file (`--config PATH`, default `./rustform.yml`).
@@ -40,6 +47,33 @@ enum Command {
         #[command(subcommand)]
         command: Metrics,
     },
+    /// Writes alert rules, dashboards and deployment files.
+    Generate(Generate),
+}
+
+/// `rustform generate`.
+#[derive(Args)]
+struct Generate {
+    /// What to write: alerts, dashboards, scrape-config, k8s, alertmanager, compose or all.
+    what: String,
+    /// The configuration file.
+    #[arg(long, default_value = "rustform.yml")]
+    config: PathBuf,
+    /// The service's catalog: a JSON file, or the URL of a running service's /catalog.
+    #[arg(long)]
+    catalog: Option<String>,
+    /// A file holding the bearer token for a catalog URL (else RUSTFORM_TOKEN).
+    #[arg(long)]
+    token_file: Option<PathBuf>,
+    /// The output directory.
+    #[arg(long)]
+    out: PathBuf,
+    /// The container image of the Deployment and the compose service.
+    #[arg(long)]
+    image: Option<String>,
+    /// The Kubernetes namespace.
+    #[arg(long)]
+    namespace: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -158,7 +192,10 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {
-    let Command::Metrics { command } = cli.command;
+    let command = match cli.command {
+        Command::Metrics { command } => command,
+        Command::Generate(generate) => return run_generate(&generate),
+    };
     match command {
         Metrics::GenerateToken {
             scopes,
@@ -406,6 +443,84 @@ fn rfc3339(time: SystemTime) -> String {
         rest % 3_600 / 60,
         rest % 60
     )
+}
+
+fn run_generate(args: &Generate) -> Result<(), Failure> {
+    use rustform::catalog::Catalog;
+    use rustform::generate::{self, Kind, Options, Service};
+
+    let kind = Kind::from_name(&args.what).ok_or_else(|| {
+        Failure::usage(format!(
+            "unknown output {:?}: use one of alerts, dashboards, scrape-config, k8s, \
+             alertmanager, compose, all",
+            args.what
+        ))
+    })?;
+    let config = Config::load(&args.config).map_err(|e| Failure::usage(e.to_string()))?;
+    let catalog = match &args.catalog {
+        Some(source) => {
+            let text = read_catalog(source, args.token_file.as_deref())?;
+            serde_json::from_str::<Catalog>(&text)
+                .map_err(|e| Failure::usage(format!("{source} is not a rustform catalog: {e}")))?
+        }
+        None => Catalog::empty(config.service_name().unwrap_or_default()),
+    };
+    let mut options = Options::default();
+    if let Some(image) = &args.image {
+        options.image = image.clone();
+    }
+    if let Some(namespace) = &args.namespace {
+        options.namespace = namespace.clone();
+    }
+    let service = Service::new(&config, &catalog).with_options(options);
+    let written = generate::write(kind, &service, &args.out).map_err(|e| match e {
+        generate::GenerateError::Io { .. } => Failure::other(e),
+        _ => Failure::usage(e.to_string()),
+    })?;
+    for path in written {
+        println!("{}", path.display());
+    }
+    Ok(())
+}
+
+/// The catalog's JSON from a file, or from a URL with the token as a bearer credential.
+fn read_catalog(source: &str, token_file: Option<&Path>) -> Result<String, Failure> {
+    if !(source.starts_with("http://") || source.starts_with("https://")) {
+        return std::fs::read_to_string(source)
+            .map_err(|e| Failure::usage(format!("cannot read the catalog {source}: {e}")));
+    }
+    let token = match token_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| Failure::usage(format!("cannot read {}: {e}", path.display())))?
+                .trim()
+                .to_owned(),
+        ),
+        None => std::env::var("RUSTFORM_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty()),
+    };
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(Failure::other)?;
+    let mut request = client.get(source);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request
+        .send()
+        .map_err(|e| Failure::other(format!("cannot fetch the catalog from {source}: {e}")))?;
+    let status = response.status();
+    if !status.is_success() {
+        let hint = match status.as_u16() {
+            401 => ": give a token with --token-file or RUSTFORM_TOKEN",
+            403 => ": the token lacks the endpoint's required scope",
+            _ => "",
+        };
+        return Err(Failure::other(format!("{source} answered {status}{hint}")));
+    }
+    response.text().map_err(Failure::other)
 }
 
 #[cfg(test)]

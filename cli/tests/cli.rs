@@ -291,3 +291,185 @@ fn the_store_comes_from_the_configuration_file() {
         stderr(&output)
     );
 }
+
+const CATALOG: &str = r#"{
+    "service": "shop",
+    "functions": [
+        {"function": "checkout", "module": "shop::orders",
+         "objective": {"name": "api", "success_rate": 99.9,
+                       "latency": {"threshold_seconds": 0.25, "percentile": 99.0}}},
+        {"function": "refund", "module": "shop::orders"}
+    ],
+    "metric_groups": [
+        {"name": "ShopMetrics", "module": "shop",
+         "metrics": [{"name": "shop_orders", "help": "Orders", "type": "counter", "labels": ["channel"]}]}
+    ]
+}"#;
+
+const CONFIG: &str = "name: shop\nobservability:\n  prometheus:\n    listen: \"0.0.0.0:9464\"\n\
+alerts:\n  - name: high_error_rate\n    condition: \"sum(rate(x[5m])) > 1\"\n    duration: 5m\n    severity: warning\n";
+
+#[test]
+fn generate_writes_every_file_from_the_configuration_and_a_catalog_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rustform.yml"), CONFIG).unwrap();
+    std::fs::write(dir.path().join("catalog.json"), CATALOG).unwrap();
+    let out = ok(rustform(
+        dir.path(),
+        &[
+            "generate",
+            "all",
+            "--catalog",
+            "catalog.json",
+            "--out",
+            "deploy",
+        ],
+    ));
+    let written: Vec<&str> = out.lines().collect();
+    for expected in [
+        "rules/shop.rules.yml",
+        "prometheus/scrape-config.yml",
+        "alertmanager/alertmanager.yml",
+        "compose/docker-compose.yml",
+    ] {
+        assert!(
+            written.iter().any(|p| p.ends_with(expected)),
+            "{expected} not in {written:?}"
+        );
+        assert!(dir.path().join("deploy").join(expected).is_file());
+    }
+    assert!(written.iter().any(|p| p.contains("k8s/")));
+    assert!(
+        written
+            .iter()
+            .any(|p| p.contains("dashboards/") && p.ends_with(".json"))
+    );
+    let rules = std::fs::read_to_string(dir.path().join("deploy/rules/shop.rules.yml")).unwrap();
+    assert!(
+        rules.contains("objective_name=\\\"api\\\"") || rules.contains(r#"objective_name="api""#)
+    );
+    assert!(rules.contains("high_error_rate"));
+
+    // Without a catalog: what the configuration alone defines, the alerts among it.
+    let out = ok(rustform(
+        dir.path(),
+        &["generate", "alerts", "--out", "bare"],
+    ));
+    let rules = std::fs::read_to_string(dir.path().join(out.trim())).unwrap();
+    assert!(rules.contains("high_error_rate"));
+    assert!(!rules.contains("objective_name"));
+}
+
+#[test]
+fn generate_refuses_unknown_outputs_and_bad_catalogs_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rustform.yml"), "name: shop\n").unwrap();
+    let unknown = rustform(dir.path(), &["generate", "rules", "--out", "x"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        stderr(&unknown).contains("use one of alerts, dashboards"),
+        "{}",
+        stderr(&unknown)
+    );
+
+    std::fs::write(dir.path().join("bad.json"), "{\"functions\": 3}").unwrap();
+    let bad = rustform(
+        dir.path(),
+        &["generate", "alerts", "--catalog", "bad.json", "--out", "x"],
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr(&bad).contains("is not a rustform catalog"),
+        "{}",
+        stderr(&bad)
+    );
+
+    let threshold = CATALOG.replace("0.25", "0.3");
+    std::fs::write(dir.path().join("off.json"), threshold).unwrap();
+    let off = rustform(
+        dir.path(),
+        &["generate", "alerts", "--catalog", "off.json", "--out", "x"],
+    );
+    assert_eq!(off.status.code(), Some(2));
+    assert!(
+        stderr(&off).contains("is not a bucket bound"),
+        "{}",
+        stderr(&off)
+    );
+    assert!(
+        !dir.path().join("x").exists(),
+        "nothing written on an error"
+    );
+}
+
+#[test]
+fn generate_reads_the_catalog_of_a_running_service_with_its_token() {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    // A service answering two requests: one without the token, one with it.
+    let server = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        for _ in 0..2 {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut authorization = None;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(value) = line.to_ascii_lowercase().strip_prefix("authorization: ") {
+                    authorization = Some(value.trim().to_owned());
+                }
+            }
+            let (status, body) =
+                if authorization.as_deref() == Some("bearer secret-token-0123456789") {
+                    ("200 OK", CATALOG)
+                } else {
+                    ("401 Unauthorized", "")
+                };
+            let mut stream = stream;
+            write!(
+                stream,
+                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .unwrap();
+            seen.push(authorization);
+        }
+        seen
+    });
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rustform.yml"), "name: shop\n").unwrap();
+    std::fs::write(dir.path().join("token"), "secret-token-0123456789\n").unwrap();
+    let url = format!("http://{address}/catalog");
+    let refused = rustform(
+        dir.path(),
+        &["generate", "alerts", "--catalog", &url, "--out", "x"],
+    );
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr(&refused).contains("--token-file"),
+        "{}",
+        stderr(&refused)
+    );
+    let out = ok(rustform(
+        dir.path(),
+        &[
+            "generate",
+            "alerts",
+            "--catalog",
+            &url,
+            "--token-file",
+            "token",
+            "--out",
+            "x",
+        ],
+    ));
+    let rules = std::fs::read_to_string(dir.path().join(out.trim())).unwrap();
+    assert!(rules.contains("api"));
+    let seen = server.join().unwrap();
+    assert_eq!(seen[0], None);
+    assert!(!stderr(&refused).contains("secret-token"));
+}

@@ -42,9 +42,11 @@ pub mod endpoint;
 mod error;
 mod error_label;
 mod export;
+pub mod generate;
 pub mod health;
 pub mod http;
 pub mod metrics;
+pub mod objective;
 pub(crate) mod observability;
 mod observe;
 pub mod trace;
@@ -52,6 +54,7 @@ pub mod trace;
 pub use catalog::catalog;
 pub use error::Error;
 pub use error_label::ErrorLabel;
+pub use objective::Objective;
 pub use observability::{CONFIG_ENV, Guard, Observability, ObservabilityBuilder, init};
 
 /// Instruments a function, method, or every method of an `impl` block: a `tracing` span
@@ -173,6 +176,7 @@ macro_rules! build_info {
 pub mod __private {
     pub use crate::catalog::{GroupEntry, METRIC_GROUPS, OBSERVED_FUNCTIONS};
     pub use crate::metrics::Buckets;
+    pub use crate::objective::check_at_compile_time as check_objective;
     pub use crate::observe::*;
     pub use crate::trace::gate::span_wanted;
     pub use core;

@@ -151,3 +151,28 @@ fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+impl PrometheusServer {
+    /// An instant query; the result vector, or why Prometheus refused it (its `error`
+    /// field, or the transport error), so a test can report every bad query at once.
+    pub fn try_query(&self, promql: &str) -> Result<Vec<Value>, String> {
+        let response: Value = self
+            .http
+            .get(format!("{}/api/v1/query", self.base))
+            .query(&[("query", promql)])
+            .send()
+            .and_then(|r| r.json())
+            .map_err(|e| e.to_string())?;
+        if response["status"] != "success" {
+            return Err(format!(
+                "{}: {}",
+                response["errorType"].as_str().unwrap_or("error"),
+                response["error"].as_str().unwrap_or("no message")
+            ));
+        }
+        Ok(response["data"]["result"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default())
+    }
+}

@@ -32,6 +32,7 @@ pub(crate) const OPTIONS: &[&str] = &[
     "span",
     "metrics",
     "skip",
+    "objective",
     "crate",
 ];
 
@@ -52,6 +53,7 @@ pub(crate) struct Args {
     pub(crate) span: Option<SpannedValue<bool>>,
     pub(crate) metrics: Option<SpannedValue<bool>>,
     pub(crate) skip: Option<Span>,
+    pub(crate) objective: Option<Expr>,
     pub(crate) krate: Option<Path>,
     /// The span of each option's name, for errors about the option as a whole.
     pub(crate) keys: Vec<(String, Span)>,
@@ -91,6 +93,7 @@ impl Args {
             span: self.span.or(outer.span),
             metrics: self.metrics.or(outer.metrics),
             skip: self.skip,
+            objective: self.objective.or_else(|| outer.objective.clone()),
             krate: self.krate.or_else(|| outer.krate.clone()),
             keys: self.keys,
         }
@@ -191,6 +194,7 @@ struct Parsed {
     span: Option<SpannedValue<bool>>,
     metrics: Option<SpannedValue<bool>>,
     skip: Option<bool>,
+    objective: Option<Expr>,
     #[darling(rename = "crate")]
     krate: Option<Path>,
 }
@@ -297,6 +301,11 @@ fn usage(key: &str) -> (Form, &'static str) {
             "`metrics` takes `true` or `false`: write `metrics = false` to record the span only",
         ),
         "skip" => (Form::Flag, "`skip` is a flag: write `skip`"),
+        "objective" => (
+            Form::Value,
+            "`objective` takes a `rustform::Objective` constant, such as \
+             `objective = API_SLO`",
+        ),
         _ => (
             Form::Value,
             "`crate` takes the path `rustform` is reached by, such as \
@@ -452,8 +461,10 @@ impl Args {
             span,
             metrics,
             skip,
+            objective,
             krate,
         } = parsed;
+        self.objective = objective.or(self.objective.take());
         self.name = name.or(self.name.take());
         self.level = level.or(self.level.take());
         self.target = target.or(self.target.take());

@@ -182,6 +182,30 @@ impl<'a> Body<'a> {
         };
         let track_concurrency = args.track_concurrency.unwrap_or(false);
         let callers = args.callers.unwrap_or(false);
+        let (objective, objective_check) = match &args.objective {
+            Some(expr) => {
+                let buckets = match &args.buckets {
+                    Some(spec) => {
+                        let values = spec.values().into_iter().map(Literal::f64_suffixed);
+                        quote!(&[#(#values),*])
+                    }
+                    None => quote!(#krate::metrics::FUNCTION_BUCKETS),
+                };
+                // The threshold is checked against the buckets by constant evaluation:
+                // a mismatch stops the build, pointing at the objective.
+                let check = quote_spanned! {expr.span()=>
+                    const _: () = #krate::__private::check_objective(&#expr, #buckets);
+                };
+                (
+                    quote_spanned!(expr.span()=> #krate::__private::core::option::Option::Some(&#expr)),
+                    check,
+                )
+            }
+            None => (
+                quote!(#krate::__private::core::option::Option::None),
+                TokenStream::new(),
+            ),
+        };
         let labels = args.labels.iter().flatten().map(|(name, value)| {
             let name = name.to_string();
             quote!((#name, #value))
@@ -198,7 +222,9 @@ impl<'a> Body<'a> {
                     track_concurrency: #track_concurrency,
                     callers: #callers,
                     labels: &[#(#labels),*],
+                    objective: #objective,
                 });
+            #objective_check
             // Listed at link time, so the catalog knows the function and `/metrics`
             // shows its series before its first call.
             #[#krate::__private::linkme::distributed_slice(#krate::__private::OBSERVED_FUNCTIONS)]

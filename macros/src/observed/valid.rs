@@ -39,7 +39,13 @@ pub(crate) fn check(f: &Function) -> syn::Result<()> {
 /// block's options is reported once, not once per method.
 pub(crate) fn check_options(args: &Args) -> syn::Result<()> {
     let mut errors = None;
-    for check in [check_predicates, check_labels, check_buckets, check_halves] {
+    for check in [
+        check_predicates,
+        check_labels,
+        check_buckets,
+        check_halves,
+        check_objective,
+    ] {
         if let Err(e) = check(args) {
             combine(&mut errors, e);
         }
@@ -185,6 +191,19 @@ fn check_halves(args: &Args) -> syn::Result<()> {
         ));
     }
     Ok(())
+}
+
+/// An objective judges the function's metrics: it needs them.
+fn check_objective(args: &Args) -> syn::Result<()> {
+    let off = args.metrics.as_ref().is_some_and(|m| !**m);
+    match (args.key_span("objective"), off) {
+        (Some(span), true) => Err(syn::Error::new(
+            span,
+            "an `objective` is measured on the function's metrics, and `metrics = false` turns \
+             them off; remove `metrics = false`, or remove the objective",
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// `span = false` on a method with `metrics = false` on its block, or the reverse.

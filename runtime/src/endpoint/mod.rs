@@ -6,6 +6,7 @@
 //! | `/metrics` (`prometheus.endpoint`) | the default registry, Prometheus text 0.0.4 or OpenMetrics by `Accept`, gzip when accepted | as configured; 401 with `WWW-Authenticate: Bearer`, 403 without the scope, 429 with `Retry-After` past the rate |
 //! | `/healthz` | 200 while the process answers (liveness) | never |
 //! | `/readyz` | 200 when every critical check passes, else 503 naming the failing ones; 503 once shutdown starts | never |
+//! | `/catalog` | JSON of [`crate::catalog()`]: the observed functions, their objectives, the `AppMetrics` structs (read by `rustform generate --catalog URL`) | as `/metrics` |
 //! | `/health` (`health.endpoint`) | JSON: status, version, uptime, and each check's status, latency and message | only with `health.require_authentication` |
 //!
 //! `rustform::init()` serves it on `prometheus.listen` when the configuration gives an
@@ -153,6 +154,9 @@ impl Endpoint {
             .route(&state.metrics_path, get(scrape))
             .route("/healthz", get(liveness))
             .route("/readyz", get(readiness));
+        if state.metrics_path != CATALOG_PATH {
+            router = router.route(CATALOG_PATH, get(catalog));
+        }
         if state.health_enabled
             && !matches!(state.health_path.as_str(), "/healthz" | "/readyz")
             && state.health_path != state.metrics_path
@@ -225,6 +229,24 @@ async fn scrape(State(state): State<Arc<Shared>>, request: Request) -> Response 
     };
     SCRAPE_DURATION.observe(started.elapsed().as_secs_f64());
     response
+}
+
+/// Where the endpoint serves [`crate::catalog()`] as JSON, behind the same
+/// authentication and rate limits as `/metrics`: what `rustform generate --catalog`
+/// reads from a running service.
+pub const CATALOG_PATH: &str = "/catalog";
+
+async fn catalog(State(state): State<Arc<Shared>>, request: Request) -> Response {
+    let path = request.uri().path().to_owned();
+    let peer = peer(&request);
+    let address = state.limits.client_address(peer, request.headers());
+    if let Err(response) = authorize(&state, request.headers(), address, &path) {
+        return response;
+    }
+    match serde_json::to_vec(&crate::catalog()) {
+        Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
 }
 
 /// Authentication and rate limits: `Ok` to serve, else the response to send.

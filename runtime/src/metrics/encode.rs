@@ -29,7 +29,8 @@ impl Format {
 }
 
 /// The kind of a metric family.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum MetricType {
     /// A monotonic count; samples end in `_total`.

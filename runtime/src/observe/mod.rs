@@ -18,3 +18,8 @@ pub use classify::{
 };
 pub use future::ObservedFuture;
 pub use site::{CallSite, FunctionInfo, Outcome, SelfType, SyncCall, observe_sync};
+
+/// The `service_name` label of an observed function's series.
+pub(crate) fn service_name_of(site: &CallSite) -> &'static str {
+    site.service_name()
+}

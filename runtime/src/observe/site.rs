@@ -35,6 +35,8 @@ pub struct FunctionInfo {
     pub callers: bool,
     /// Constant labels added to every series of the function.
     pub labels: &'static [(&'static str, &'static str)],
+    /// The objective the function is judged by, `#[observed(objective = ...)]`.
+    pub objective: Option<&'static crate::Objective>,
 }
 
 /// How to name `Self` for a lone method: `Some(type_name::<Self>)`, or `None`.
@@ -143,6 +145,8 @@ struct Identity {
     module: &'static str,
     service: &'static str,
     labels: &'static [(&'static str, &'static str)],
+    /// The objective's labels on `function_calls_total`: name and success percentile.
+    success_objective: &'static [(&'static str, &'static str)],
 }
 
 impl Identity {
@@ -164,6 +168,7 @@ impl Identity {
         }
         pairs.push(("result", result));
         pairs.extend(kind);
+        pairs.extend_from_slice(self.success_objective);
         pairs.extend_from_slice(self.labels);
         pairs
     }
@@ -255,15 +260,27 @@ impl CallSite {
         crate::catalog::ObservedFunction {
             function: resolved.unwrap_or(self.info.function).to_owned(),
             resolved: resolved.is_some() || !self.info.method_of_self_type,
-            module: self.info.module,
+            module: self.info.module.to_owned(),
             buckets: self
                 .info
                 .buckets
-                .unwrap_or(crate::metrics::FUNCTION_BUCKETS),
+                .unwrap_or(crate::metrics::FUNCTION_BUCKETS)
+                .to_vec(),
             track_concurrency: self.info.track_concurrency,
             callers: self.info.callers,
-            labels: self.info.labels,
+            labels: self
+                .info
+                .labels
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            objective: self.info.objective.map(Into::into),
         }
+    }
+
+    /// The `service_name` label of the site's series.
+    pub(crate) fn service_name(&self) -> &'static str {
+        service_name(self.info.crate_name)
     }
 }
 
@@ -280,11 +297,13 @@ impl SiteState {
             }
             None => info.function,
         };
+        let (success_objective, latency_objective) = objective_labels(info.objective);
         let id = Identity {
             function,
             module: info.module,
             service: service_name(info.crate_name),
             labels: info.labels,
+            success_objective,
         };
         let mut pairs = vec![
             ("function", id.function),
@@ -292,6 +311,9 @@ impl SiteState {
             ("service_name", id.service),
         ];
         pairs.extend_from_slice(id.labels);
+        // The in-flight gauge carries no objective labels, as in autometrics.
+        let gauge_pairs = pairs.clone();
+        pairs.extend_from_slice(latency_objective);
         let buckets = info
             .buckets
             .map_or_else(Buckets::function_default, Buckets::from_checked);
@@ -301,7 +323,7 @@ impl SiteState {
             .get_or_create_with(&pairs, |_| Histogram::new(buckets));
         let concurrent = info
             .track_concurrency
-            .then(|| families.concurrent.get_or_create(&pairs));
+            .then(|| families.concurrent.get_or_create(&gauge_pairs));
         SiteState {
             self_type,
             direct: Outcomes::new(&id, None),
@@ -320,6 +342,40 @@ impl SiteState {
             _ => &self.direct,
         }
     }
+}
+
+type Pairs = &'static [(&'static str, &'static str)];
+
+/// The objective labels of a function's call counters and of its duration histogram.
+/// Leaked once per call site: bounded by the code.
+fn objective_labels(objective: Option<&'static crate::Objective>) -> (Pairs, Pairs) {
+    use crate::objective::{percentile_label, threshold_label};
+    let Some(objective) = objective else {
+        return (&[], &[]);
+    };
+    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+    let success: Pairs = match objective.success_percentile() {
+        Some(p) => Box::leak(Box::new([
+            ("objective_name", objective.name()),
+            ("objective_percentile", leak(percentile_label(p))),
+        ])),
+        None => &[],
+    };
+    let latency: Pairs = match objective.latency_target() {
+        Some(target) => Box::leak(Box::new([
+            ("objective_name", objective.name()),
+            (
+                "objective_percentile",
+                leak(percentile_label(target.percentile)),
+            ),
+            (
+                "objective_latency_threshold",
+                leak(threshold_label(target.threshold_seconds())),
+            ),
+        ])),
+        None => &[],
+    };
+    (success, latency)
 }
 
 /// `my_crate::repo::Repo<alloc::string::String>` → `Repo`: paths and generic arguments
