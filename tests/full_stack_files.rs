@@ -434,8 +434,13 @@ fn collector_pipelines_use_only_defined_components() {
     }
     let pipelines = map(&service["pipelines"], "service.pipelines");
     assert_eq!(
-        pipelines.keys().collect::<Vec<_>>(),
-        ["metrics", "traces"],
+        pipelines.keys().collect::<BTreeSet<_>>(),
+        ["metrics", "traces"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<BTreeSet<_>>()
+            .iter()
+            .collect(),
         "one pipeline per signal the service sends"
     );
     for (pipeline, spec) in pipelines {
