@@ -137,51 +137,14 @@ fn prometheus_scrapes_the_collector_exporter_and_the_service() {
 /// The alert rules of rustform.yml, written as a Prometheus rules file, pass
 /// `promtool check rules`: every condition is valid PromQL.
 #[test]
-fn promtool_accepts_the_alerts_as_rules() {
-    let config = Config::parse(
-        &read("rustform.yml"),
-        "examples/full_stack/rustform.yml",
-        &|_| None,
-    )
-    .expect("rustform.yml loads");
-    assert!(!config.alerts.is_empty());
-    let rules: Vec<Value> = config
-        .alerts
-        .iter()
-        .map(|alert| {
-            let mut labels = json!(alert.labels);
-            labels["severity"] = json!(alert.severity);
-            let mut annotations = json!(alert.annotations);
-            if let Some(summary) = &alert.summary {
-                annotations["summary"] = json!(summary);
-            }
-            if let Some(description) = &alert.description {
-                annotations["description"] = json!(description);
-            }
-            json!({
-                "alert": alert.name,
-                "expr": alert.condition,
-                "for": format!("{}ms", alert.duration.as_millis()),
-                "labels": labels,
-                "annotations": annotations,
-            })
-        })
-        .collect();
-    // JSON is YAML: promtool reads it as a rules file.
-    let file = tempfile::Builder::new()
-        .suffix(".rules.yml")
-        .tempfile()
-        .unwrap();
-    let text = json!({ "groups": [{ "name": "checkout", "rules": rules }] }).to_string();
-    std::fs::write(file.path(), &text).unwrap();
+fn promtool_accepts_the_generated_rules() {
+    let rules = dir().join("generated/rules/checkout.rules.yml");
     let (ok, output) = run(Command::new(support::promtool())
         .args(["check", "rules"])
-        .arg(file.path()));
-    assert!(ok, "promtool check rules:\n{output}\n--- rules ---\n{text}");
-    assert!(
-        output.contains(&format!("{} rules found", config.alerts.len())),
-        "{output}"
-    );
+        .arg(&rules));
+    assert!(ok, "promtool check rules:\n{output}");
+    // 2 × (7 recording rules, objective, budget, 4 alerts) and the file's 3 alerts.
+    assert!(output.contains("29 rules found"), "{output}");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -553,4 +516,297 @@ fn grafana_has_prometheus_and_jaeger_datasources() {
             .any(|v| v.starts_with("./grafana/provisioning:/etc/grafana/provisioning")),
         "{mounted:?}"
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// generated/: what `rustform generate all` writes from the example's catalog
+// ---------------------------------------------------------------------------------------
+
+/// The example's binary, built by `cargo test` next to this test's.
+fn example_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test's path");
+    let profile = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test runs from <target>/<profile>/deps");
+    let binary = profile
+        .join("examples")
+        .join(format!("full_stack{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        binary.is_file(),
+        "{} is missing: `cargo test --workspace --all-targets` builds it, or run \
+         `cargo build --example full_stack`",
+        binary.display()
+    );
+    binary
+}
+
+fn committed_catalog() -> rustform::catalog::Catalog {
+    serde_json::from_str(&read("generated/catalog.json")).expect("generated/catalog.json")
+}
+
+/// Every file under `generated/`, relative to it.
+fn committed_files(root: &Path) -> BTreeSet<PathBuf> {
+    let mut out = BTreeSet::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                out.insert(path.strip_prefix(root).unwrap().to_path_buf());
+            }
+        }
+    }
+    out
+}
+
+/// `generated/catalog.json` is what the example's code declares: the binary prints it
+/// with `--catalog`.
+#[test]
+fn the_committed_catalog_is_the_examples_own() {
+    let out = Command::new(example_binary())
+        .arg("--catalog")
+        .env(rustform::CONFIG_ENV, dir().join("rustform.yml"))
+        .output()
+        .expect("the example starts");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: rustform::catalog::Catalog =
+        serde_json::from_slice(&out.stdout).expect("the example prints a catalog");
+    assert_eq!(
+        printed,
+        committed_catalog(),
+        "regenerate: cargo run --example full_stack -- --catalog > \
+         examples/full_stack/generated/catalog.json"
+    );
+    let handler = printed
+        .functions
+        .iter()
+        .find(|f| f.function == "handle_checkout")
+        .expect("handle_checkout is observed");
+    let objective = handler.objective.as_ref().expect("it has an objective");
+    assert_eq!(objective.name, "checkout");
+    assert_eq!(objective.success_rate, Some(99.0));
+}
+
+/// Every file under `generated/` is what the generators write today from the committed
+/// catalog and `rustform.yml`, and nothing else is there.
+#[test]
+fn the_generated_files_are_current() {
+    use rustform::generate::{Kind, Service, files};
+
+    let config = Config::parse(
+        &read("rustform.yml"),
+        "examples/full_stack/rustform.yml",
+        &|_| None,
+    )
+    .expect("rustform.yml loads");
+    let catalog = committed_catalog();
+    let generated = files(Kind::All, &Service::new(&config, &catalog)).expect("generation");
+    let root = dir().join("generated");
+    let regenerate = "regenerate: cargo run -p rustform-cli -- generate all --config \
+                      examples/full_stack/rustform.yml --catalog \
+                      examples/full_stack/generated/catalog.json --out \
+                      examples/full_stack/generated";
+    let mut expected: BTreeSet<PathBuf> = generated.iter().map(|f| f.path.clone()).collect();
+    expected.insert(PathBuf::from("catalog.json"));
+    assert_eq!(committed_files(&root), expected, "{regenerate}");
+    for file in &generated {
+        let committed = std::fs::read_to_string(root.join(&file.path)).unwrap();
+        assert!(
+            committed == file.contents,
+            "generated/{} differs from what the generator writes; {regenerate}",
+            file.path.display()
+        );
+    }
+}
+
+/// The stack loads the generated files: Prometheus the rules (prometheus.yml's
+/// rule_files, relative to where compose mounts it), Grafana the dashboards (its
+/// provider's path is where compose mounts them).
+#[test]
+fn the_stack_loads_the_generated_rules_and_dashboards() {
+    let services = compose_services();
+    let mounts = |service: &str| -> Vec<(String, String)> {
+        strings(
+            &services[service]["volumes"],
+            &format!("{service}: volumes"),
+        )
+        .into_iter()
+        .map(|volume| {
+            let mut parts = volume.split(':');
+            let host = parts.next().unwrap().to_owned();
+            let container = parts.next().expect("host:container").to_owned();
+            (host, container)
+        })
+        .collect()
+    };
+
+    let prometheus = mounts("prometheus");
+    let config_dir = prometheus
+        .iter()
+        .find(|(host, _)| host == "./prometheus.yml")
+        .map(|(_, container)| Path::new(container).parent().unwrap().to_path_buf())
+        .expect("prometheus.yml is mounted");
+    let rule_files = strings(&yaml("prometheus.yml")["rule_files"], "rule_files");
+    assert_eq!(rule_files, ["generated/rules/*.yml"]);
+    let rules_dir = prometheus
+        .iter()
+        .find(|(host, _)| host == "./generated/rules")
+        .map(|(_, container)| PathBuf::from(container))
+        .expect("generated/rules is mounted");
+    assert_eq!(rules_dir, config_dir.join("generated/rules"));
+
+    let provider = yaml("grafana/provisioning/dashboards/dashboards.yml");
+    let path = provider["providers"][0]["options"]["path"]
+        .as_str()
+        .expect("the provider's path");
+    let grafana = mounts("grafana");
+    assert!(
+        grafana.contains(&("./generated/dashboards".to_owned(), path.to_owned())),
+        "{grafana:?}"
+    );
+    assert!(grafana.contains(&(
+        "./grafana/provisioning".to_owned(),
+        "/etc/grafana/provisioning".to_owned()
+    )));
+    // Each dashboard picks its Prometheus with a `datasource` variable: the provisioned
+    // default datasource fills it.
+    for name in committed_files(&dir().join("generated/dashboards")) {
+        let dashboard: Value =
+            serde_json::from_str(&read(&format!("generated/dashboards/{}", name.display())))
+                .unwrap();
+        let variables = dashboard["templating"]["list"].as_array().unwrap();
+        assert!(
+            variables
+                .iter()
+                .any(|v| v["name"] == "datasource" && v["query"] == "prometheus"),
+            "{}",
+            name.display()
+        );
+    }
+}
+
+/// What the README says of the demo, held to the committed rules by `promtool test
+/// rules`: at the example's simulated rates (11 checkouts in 100 fail, 2.5 in 100 take
+/// longer than 250 ms) the success objective of 99 % burns at 11×, so the 6h/30m page
+/// fires after its 15 minutes and the 1d/2h ticket after its hour; the 1h/5m page
+/// (14.4×) does not, the latency objective (a budget of 5 %) never alerts, and neither
+/// does the file's 20 % error-rate alert.
+#[test]
+fn at_the_demos_rates_the_success_objective_burns_and_latency_holds() {
+    let rules_text = read("generated/rules/checkout.rules.yml");
+    let rules: Value = serde_saphyr::from_str(&rules_text).unwrap();
+    let slo = "checkout-success-rate-99";
+    // The annotations of the alert with `window`, rendered for a value of 11 %.
+    let annotations = |window: &str| -> Value {
+        let rule = rules["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|g| g["rules"].as_array().unwrap())
+            .find(|r| {
+                r["alert"] == "ErrorBudgetBurn"
+                    && r["labels"]["slo"] == slo
+                    && r["labels"]["window"] == window
+            })
+            .unwrap_or_else(|| panic!("ErrorBudgetBurn over {window}"));
+        let mut out = serde_json::Map::new();
+        for (key, text) in map(&rule["annotations"], "annotations") {
+            let text = text
+                .as_str()
+                .unwrap()
+                .replace("{{ $value | humanizePercentage }}", "11%")
+                .replace("{{ $labels.service_name }}", "checkout");
+            out.insert(key.clone(), json!(text));
+        }
+        Value::Object(out)
+    };
+    let burn = |window: &str, short: &str, severity: &str| {
+        json!({
+            "exp_labels": {
+                "service_name": "checkout",
+                "objective_name": "checkout",
+                "objective_percentile": "99",
+                "slo": slo,
+                "window": window,
+                "short_window": short,
+                "severity": severity,
+            },
+            "exp_annotations": annotations(window),
+        })
+    };
+    let handler = r#"function="handle_checkout",module="full_stack",service_name="checkout""#;
+    let success = r#"objective_name="checkout",objective_percentile="99""#;
+    let latency =
+        r#"objective_name="checkout",objective_percentile="95",objective_latency_threshold="0.25""#;
+    // Two hours at 100 checkouts a minute.
+    let series = |labels: String, per_minute: &str| json!({ "series": format!("{{{labels}}}"), "values": format!("0+{per_minute}x120") });
+    let input = vec![
+        series(
+            format!(r#"__name__="function_calls_total",{handler},result="ok",{success}"#),
+            "89",
+        ),
+        series(
+            format!(
+                r#"__name__="function_calls_total",{handler},result="error",error="card_declined",{success}"#
+            ),
+            "11",
+        ),
+        series(
+            format!(r#"__name__="function_calls_duration_seconds_count",{handler},{latency}"#),
+            "100",
+        ),
+        series(
+            format!(
+                r#"__name__="function_calls_duration_seconds_bucket",{handler},{latency},le="0.25""#
+            ),
+            "97.5",
+        ),
+    ];
+    let case = |time: &str, alert: &str, firing: Vec<Value>| json!({ "eval_time": time, "alertname": alert, "exp_alerts": firing });
+    let test = json!({
+        "rule_files": [dir().join("generated/rules/checkout.rules.yml")],
+        "evaluation_interval": "1m",
+        "tests": [{
+            "interval": "1m",
+            "input_series": input,
+            "alert_rule_test": [
+                case("10m", "ErrorBudgetBurn", vec![]),
+                case("30m", "ErrorBudgetBurn", vec![burn("6h", "30m", "page")]),
+                case(
+                    "90m",
+                    "ErrorBudgetBurn",
+                    vec![burn("6h", "30m", "page"), burn("1d", "2h", "ticket")],
+                ),
+                case("90m", "LatencyBudgetBurn", vec![]),
+                case("90m", "checkout_high_error_rate", vec![]),
+            ],
+            "promql_expr_test": [{
+                "expr": format!(r#"slo:sli_error:ratio_rate1h{{slo="{slo}"}}"#),
+                "eval_time": "90m",
+                "exp_samples": [{
+                    "labels": format!(
+                        r#"slo:sli_error:ratio_rate1h{{service_name="checkout",{success},slo="{slo}",window="1h"}}"#
+                    ),
+                    "value": 0.11,
+                }],
+            }],
+        }],
+    });
+    // JSON is YAML: promtool reads it as a test file.
+    let file = tempfile::Builder::new()
+        .suffix(".test.yml")
+        .tempfile()
+        .unwrap();
+    std::fs::write(file.path(), test.to_string()).unwrap();
+    let (ok, output) = run(Command::new(support::promtool())
+        .args(["test", "rules"])
+        .arg(file.path()));
+    assert!(ok, "promtool test rules:\n{output}\n--- test ---\n{test:#}");
 }

@@ -15,7 +15,9 @@
 //! workspace. The default registry is served for Prometheus on `FULL_STACK_METRICS_ADDR`
 //! (default `0.0.0.0:9464`) at `/metrics`.
 //!
-//! Run it from the workspace root with `cargo run --example full_stack`.
+//! Run it from the workspace root with `cargo run --example full_stack`. With `--catalog`
+//! it prints its catalog (observed functions, objectives, metrics) as JSON instead and
+//! exits: the input of `rustform generate` for the files in `generated/`.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -26,7 +28,7 @@ use std::time::{Duration, Instant};
 use rustform::metrics::{
     Counter, CounterVec, Gauge, Histogram, HistogramVec, LabelValue as _, custom,
 };
-use rustform::{AppMetrics, ErrorLabel, LabelSet, LabelValue, observed};
+use rustform::{AppMetrics, ErrorLabel, LabelSet, LabelValue, Objective, observed};
 
 /// How long the load runs unless `FULL_STACK_SECONDS` says otherwise.
 const DEFAULT_SECONDS: u64 = 30;
@@ -236,7 +238,19 @@ impl Drop for Held {
     }
 }
 
-#[observed(callers, track_concurrency, fields(order_id = order.id, items = order.items))]
+/// The checkout's service-level objective: 99 % of checkouts succeed, and 95 % finish
+/// within 250 ms (a bucket boundary of the default buckets, checked while compiling).
+/// `rustform generate alerts` turns it into burn-rate alerts; see `generated/`.
+const CHECKOUT_SLO: Objective = Objective::new("checkout")
+    .success_rate(99.0)
+    .latency(Duration::from_millis(250), 95.0);
+
+#[observed(
+    callers,
+    track_concurrency,
+    objective = CHECKOUT_SLO,
+    fields(order_id = order.id, items = order.items)
+)]
 async fn handle_checkout(order: &Order) -> Result<Receipt, CheckoutError> {
     validate_cart(order)?;
     reserve_stock(order).await?;
@@ -458,6 +472,17 @@ fn config_path() -> PathBuf {
     }
 }
 
+/// Prints the catalog, under the service name of the configuration, without starting
+/// anything.
+fn print_catalog() -> Result<(), Box<dyn std::error::Error>> {
+    let config = rustform::config::Config::load(config_path())?;
+    if let Some(name) = config.service_name() {
+        rustform::set_service_name(name);
+    }
+    println!("{}", serde_json::to_string_pretty(&rustform::catalog())?);
+    Ok(())
+}
+
 fn seconds_to_run() -> u64 {
     std::env::var("FULL_STACK_SECONDS")
         .ok()
@@ -467,6 +492,9 @@ fn seconds_to_run() -> u64 {
 
 #[tokio::main(worker_threads = 2)]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    if std::env::args().nth(1).as_deref() == Some("--catalog") {
+        return print_catalog();
+    }
     // First in main: observed functions take their service_name when metrics are first used.
     let guard = rustform::Observability::builder()
         .config_file(config_path())

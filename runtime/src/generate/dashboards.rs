@@ -118,7 +118,7 @@ fn overview(service: &Service<'_>) -> Dashboard {
         job_variable(),
     ];
 
-    let all = r#"service_name="$service""#;
+    let all = r#"service_name="$service",job=~"$job""#;
     d.row("Service", false);
     d.add(
         5,
@@ -259,7 +259,10 @@ const CONCURRENT: &str = "function_calls_concurrent";
 /// One observed function: its calls by result, error ratio, latency percentiles, and
 /// calls in flight when it keeps them.
 fn function_row(d: &mut Dashboard, f: &ObservedFunction, collapsed: bool) {
-    let selector = format!(r#"service_name="$service",{}"#, function_matchers(f));
+    let selector = format!(
+        r#"service_name="$service",job=~"$job",{}"#,
+        function_matchers(f)
+    );
     let name = if f.module.is_empty() {
         f.function.clone()
     } else {
@@ -374,8 +377,16 @@ fn process_row(d: &mut Dashboard) {
 /// A row per `AppMetrics` struct and one for the metrics declared in `rustform.yml`; none
 /// when there are neither.
 fn app_metrics(service: &Service<'_>) -> Option<Dashboard> {
-    let declared = declared_metrics(service);
     let groups = &service.catalog.metric_groups;
+    // `app_metrics!` structs are in the catalog as groups of the metrics the file
+    // declares: each metric gets its panels once, in its struct's row.
+    let mut declared = declared_metrics(service);
+    declared.retain(|m| {
+        !groups
+            .iter()
+            .flat_map(|g| &g.metrics)
+            .any(|g| g.name == m.name)
+    });
     if groups.iter().all(|g| g.metrics.is_empty()) && declared.is_empty() {
         return None;
     }
@@ -1917,6 +1928,45 @@ observability:
             .filter(|p| p["title"] == "orders (per second)")
             .count();
         assert_eq!(orders, 1);
+    }
+
+    #[test]
+    fn a_declared_metric_typed_by_app_metrics_gets_panels_once() {
+        // `app_metrics!` puts the file's declarations in the catalog as a group.
+        let config = config(YAML);
+        let mut catalog = catalog();
+        catalog.metric_groups.push(MetricGroup {
+            name: "DeclaredMetrics".to_owned(),
+            module: "shop".to_owned(),
+            metrics: vec![metric("orders", MetricType::Counter, None, &["status"])],
+        });
+        let files = generate(&config, &catalog);
+        let metrics = &files
+            .iter()
+            .find(|(p, _)| p.ends_with("-app-metrics.json"))
+            .unwrap()
+            .1;
+        let all = panels(metrics);
+        let orders: Vec<_> = all
+            .iter()
+            .filter(|p| p["title"] == "orders (per second)")
+            .collect();
+        assert_eq!(orders.len(), 1);
+        // The rest of the file's metrics keep their row.
+        let rows: Vec<_> = all
+            .iter()
+            .filter(|p| p["type"] == "row")
+            .map(|p| p["title"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                "ShopMetrics (shop::metrics)",
+                "DeclaredMetrics (shop)",
+                "Declared in rustform.yml"
+            ]
+        );
+        assert!(all.iter().any(|p| p["title"] == "queue_depth"));
     }
 
     #[test]
