@@ -288,12 +288,17 @@ fn the_kubernetes_manifests_agree_with_each_other() {
 fn check_manifests(service: &Service<'_>, files: &[GeneratedFile]) {
     let own_listener = service.config.observability.prometheus.listen.is_some();
     for file in files {
-        assert!(file.path.starts_with("k8s"), "{}", file.path.display());
         assert!(
             !file.contents.contains(TOKEN),
             "{} holds the token",
             file.path.display()
         );
+        // Every file under k8s/ is a manifest (`kubectl apply -f k8s/`); the adapter's
+        // Helm values are kept out of it.
+        if !file.path.starts_with("k8s") {
+            assert_eq!(file.path, Path::new("prometheus-adapter/values.yaml"));
+            continue;
+        }
         for document in documents(file) {
             for key in ["apiVersion", "kind"] {
                 assert!(
@@ -419,6 +424,45 @@ fn check_manifests(service: &Service<'_>, files: &[GeneratedFile]) {
     let cpu = &hpa["spec"]["metrics"][0]["resource"];
     assert_eq!(cpu["name"], "cpu");
     assert_eq!(cpu["target"]["averageUtilization"], 70);
+    // The request rate: a Pods metric that prometheus-adapter serves with the generated
+    // rule, whose query, filled in as the adapter does, is PromQL promtool accepts.
+    let pods = hpa["spec"]["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["type"] == "Pods")
+        .expect("a Pods metric");
+    let metric = pods["pods"]["metric"]["name"].as_str().unwrap();
+    let values = yaml(find(files, "prometheus-adapter/values.yaml"));
+    let rule = &values["rules"]["custom"][0];
+    assert_eq!(rule["name"]["as"], metric);
+    let series = rule["seriesQuery"].as_str().unwrap();
+    let counter = series.split('{').next().unwrap();
+    assert_eq!(counter, "http_server_request_duration_seconds_count");
+    let query = rule["metricsQuery"]
+        .as_str()
+        .unwrap()
+        .replace("<<.Series>>", counter)
+        .replace(
+            "<<.LabelMatchers>>",
+            r#"namespace="default",pod=~"shop-.*""#,
+        )
+        .replace("<<.GroupBy>>", "pod");
+    let rules = json!({"groups": [{"name": "adapter", "rules": [
+        {"record": "pod:http_server_requests:rate2m", "expr": query},
+    ]}]});
+    let file = tempfile::Builder::new().suffix(".yml").tempfile().unwrap();
+    std::fs::write(file.path(), rules.to_string()).unwrap();
+    let out = Command::new(support::promtool())
+        .args(["check", "rules"])
+        .arg(file.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{query}: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     assert!(
         container["resources"]["requests"]["cpu"].is_string(),
         "utilization needs a CPU request"

@@ -74,6 +74,10 @@ struct Generate {
     /// The Kubernetes namespace.
     #[arg(long)]
     namespace: Option<String>,
+    /// HTTP requests per second per Pod the autoscaler aims at, besides CPU and memory
+    /// (served by prometheus-adapter); 0 scales on CPU and memory only.
+    #[arg(long, default_value_t = 100.0)]
+    requests_per_second: f64,
 }
 
 #[derive(Subcommand)]
@@ -472,6 +476,14 @@ fn run_generate(args: &Generate) -> Result<(), Failure> {
     if let Some(namespace) = &args.namespace {
         options.namespace = namespace.clone();
     }
+    if !(args.requests_per_second.is_finite() && args.requests_per_second >= 0.0) {
+        return Err(Failure::usage(format!(
+            "--requests-per-second {}: use a number of requests per second, or 0 for none",
+            args.requests_per_second
+        )));
+    }
+    options.requests_per_second =
+        (args.requests_per_second > 0.0).then_some(args.requests_per_second);
     let service = Service::new(&config, &catalog).with_options(options);
     let written = generate::write(kind, &service, &args.out).map_err(|e| match e {
         generate::GenerateError::Io { .. } => Failure::other(e),

@@ -396,10 +396,60 @@ fn generate_refuses_unknown_outputs_and_bad_catalogs_with_exit_2() {
         "{}",
         stderr(&off)
     );
+    let negative = rustform(
+        dir.path(),
+        &["generate", "k8s", "--requests-per-second=-1", "--out", "x"],
+    );
+    assert_eq!(negative.status.code(), Some(2));
+    assert!(
+        stderr(&negative).contains("--requests-per-second -1"),
+        "{}",
+        stderr(&negative)
+    );
     assert!(
         !dir.path().join("x").exists(),
         "nothing written on an error"
     );
+}
+
+#[test]
+fn generate_scales_on_the_request_rate_unless_told_not_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = "name: shop
+observability:
+  prometheus:
+    listen: \"0.0.0.0:9464\"\n\
+                  scaling:\n  instances:\n    min_instances: 2\n    max_instances: 6\n";
+    std::fs::write(dir.path().join("rustform.yml"), config).unwrap();
+    let out = ok(rustform(
+        dir.path(),
+        &[
+            "generate",
+            "k8s",
+            "--requests-per-second",
+            "2.5",
+            "--out",
+            "a",
+        ],
+    ));
+    assert!(out.contains("prometheus-adapter/values.yaml"), "{out}");
+    let hpa = std::fs::read_to_string(dir.path().join("a/k8s/hpa.yaml")).unwrap();
+    assert!(hpa.contains("averageValue: 2500m"), "{hpa}");
+
+    let out = ok(rustform(
+        dir.path(),
+        &[
+            "generate",
+            "k8s",
+            "--requests-per-second",
+            "0",
+            "--out",
+            "b",
+        ],
+    ));
+    assert!(!out.contains("prometheus-adapter"), "{out}");
+    let hpa = std::fs::read_to_string(dir.path().join("b/k8s/hpa.yaml")).unwrap();
+    assert!(!hpa.contains("http_server_requests_per_second"), "{hpa}");
 }
 
 #[test]

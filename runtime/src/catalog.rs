@@ -120,11 +120,7 @@ impl Catalog {
                 && let Some(latency) = &objective.latency
             {
                 let threshold = latency.threshold_seconds;
-                if !f
-                    .buckets
-                    .iter()
-                    .any(|b| (b - threshold).abs() <= threshold * 1e-9)
-                {
+                if !crate::objective::is_bound(threshold, &f.buckets) {
                     return Err(crate::objective::ThresholdError {
                         objective: objective.name.clone(),
                         threshold,

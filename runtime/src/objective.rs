@@ -226,7 +226,7 @@ impl std::error::Error for ThresholdError {}
 
 /// Whether `value` is one of `bounds`, allowing for the rounding of a duration converted
 /// to seconds.
-const fn is_bound(value: f64, bounds: &[f64]) -> bool {
+pub(crate) const fn is_bound(value: f64, bounds: &[f64]) -> bool {
     let mut i = 0;
     while i < bounds.len() {
         if (bounds[i] - value).abs() <= value * 1e-9 {

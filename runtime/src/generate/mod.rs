@@ -109,6 +109,11 @@ pub struct Options {
     pub credentials_file: String,
     /// The Kubernetes Secret (and key) holding the token.
     pub token_secret: (String, String),
+    /// The HTTP requests per second per Pod the HorizontalPodAutoscaler aims at, besides
+    /// CPU and memory: a `Pods` metric, `http_server_requests_per_second`, which
+    /// prometheus-adapter serves from the `ObserveLayer`'s series with the rule in
+    /// `prometheus-adapter/values.yaml`. `None` leaves both out. 100 by default.
+    pub requests_per_second: Option<f64>,
 }
 
 impl Default for Options {
@@ -120,6 +125,7 @@ impl Default for Options {
             app_port: 3000,
             credentials_file: "/etc/prometheus/secrets/metrics-token".to_owned(),
             token_secret: ("metrics-token".to_owned(), "token".to_owned()),
+            requests_per_second: Some(100.0),
         }
     }
 }
@@ -153,7 +159,8 @@ pub enum Kind {
     Dashboards,
     /// `prometheus/scrape-config.yml`.
     ScrapeConfig,
-    /// `k8s/*.yaml`.
+    /// `k8s/*.yaml`, and `prometheus-adapter/values.yaml` for the autoscaler's request
+    /// rate.
     Kubernetes,
     /// `alertmanager/alertmanager.yml`.
     Alertmanager,
