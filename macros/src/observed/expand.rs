@@ -192,9 +192,17 @@ impl<'a> Body<'a> {
                     None => quote!(#krate::metrics::FUNCTION_BUCKETS),
                 };
                 // The threshold is checked against the buckets by constant evaluation:
-                // a mismatch stops the build, pointing at the objective.
-                let check = quote_spanned! {expr.span()=>
-                    const _: () = #krate::__private::check_objective(&#expr, #buckets);
+                // a mismatch stops the build, pointing at the objective. Every token of
+                // the failing call carries the objective's span, so the error does too.
+                let call = quote_spanned! {expr.span()=>
+                    __rustform_check_objective(&#expr, __RUSTFORM_BUCKETS)
+                };
+                let check = quote! {
+                    const _: () = {
+                        use #krate::__private::check_objective as __rustform_check_objective;
+                        const __RUSTFORM_BUCKETS: &[f64] = #buckets;
+                        #call
+                    };
                 };
                 (
                     quote_spanned!(expr.span()=> #krate::__private::core::option::Option::Some(&#expr)),
