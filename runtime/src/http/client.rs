@@ -3,7 +3,6 @@
 //! histogram.
 
 use std::fmt;
-use std::sync::OnceLock;
 
 use ::http::Extensions;
 use reqwest::{Request, Response, Url};
@@ -11,7 +10,7 @@ use reqwest_middleware::{Middleware, Next};
 use tracing::Instrument;
 use tracing::field::{Empty, display};
 
-use super::metrics::{method_label, register};
+use super::metrics::{RegisterOnce, method_label, register};
 use super::{INSTALLED, duration_buckets, inject, inject_from, protocol_version};
 use crate::config::{Config, HttpMetrics};
 use crate::metrics::{Buckets, HistogramVec, LabelSet};
@@ -411,38 +410,30 @@ impl fmt::Debug for ClientMetrics {
     }
 }
 
-static METRICS: OnceLock<ClientMetrics> = OnceLock::new();
+static METRICS: RegisterOnce<ClientMetrics> = RegisterOnce::new();
 
 /// The family, registered in the default registry on first use with `buckets`. The
 /// first middleware built decides the buckets; a later one asking for others is told so
 /// in the logs and shares the registered ones.
 fn client_metrics(buckets: &Buckets) -> &'static ClientMetrics {
-    let mut created = false;
-    let metrics = METRICS.get_or_init(|| {
-        created = true;
-        let duration = HistogramVec::new(buckets.clone());
-        register(
-            DURATION,
-            "Duration of HTTP client requests, until the response head arrived",
-            duration.clone(),
-        );
-        ClientMetrics {
-            duration,
-            buckets: buckets.clone(),
-        }
-    });
-    if !created && metrics.buckets != *buckets {
-        static TOLD: OnceLock<()> = OnceLock::new();
-        TOLD.get_or_init(|| {
-            tracing::warn!(
-                target: "rustform::http",
-                registered = ?metrics.buckets.bounds(),
-                asked = ?buckets.bounds(),
-                "{DURATION} is already registered with other buckets; this middleware uses those"
+    METRICS.get_or_register(
+        DURATION,
+        "middleware",
+        buckets,
+        |metrics| &metrics.buckets,
+        || {
+            let duration = HistogramVec::new(buckets.clone());
+            register(
+                DURATION,
+                "Duration of HTTP client requests, until the response head arrived",
+                duration.clone(),
             );
-        });
-    }
-    metrics
+            ClientMetrics {
+                duration,
+                buckets: buckets.clone(),
+            }
+        },
+    )
 }
 
 #[cfg(test)]

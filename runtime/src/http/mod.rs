@@ -339,7 +339,7 @@ where
         let started = crate::clock::raw();
         let settings = &*self.settings;
         let method = method_label(request.method());
-        let route = Route::new(request.extensions().get::<MatchedPath>());
+        let mut route = Route::new(request.extensions().get::<MatchedPath>());
         let request_id = match request.headers().get(X_REQUEST_ID) {
             Some(id) if is_sane_request_id(id) => id.clone(),
             _ => {
@@ -360,7 +360,7 @@ where
             }
         }
         let metrics = settings.metrics.map(|metrics| {
-            let active = metrics.active(method, &route);
+            let active = metrics.active(method, &mut route);
             active.inc();
             (metrics, active)
         });

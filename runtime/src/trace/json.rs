@@ -311,11 +311,7 @@ impl<'writer> FormatFields<'writer> for JsonFields {
         }
         let current = &mut current.fields;
         if !current.is_empty() {
-            let mut names = Names(Vec::new());
-            fields.record(&mut names);
-            for name in names.0 {
-                remove_member(current, name);
-            }
+            fields.record(&mut Replaced(current));
         }
         let first = current.is_empty();
         let mut members = Members::new(current);
@@ -325,12 +321,13 @@ impl<'writer> FormatFields<'writer> for JsonFields {
     }
 }
 
-/// The names of the fields a record has values for.
-struct Names(Vec<&'static str>);
+/// Removes from the members the earlier value of each field a record has a value for,
+/// so the new one replaces it.
+struct Replaced<'a>(&'a mut String);
 
-impl Visit for Names {
+impl Visit for Replaced<'_> {
     fn record_debug(&mut self, field: &Field, _value: &dyn fmt::Debug) {
-        self.0.push(field.name());
+        remove_member(self.0, field.name());
     }
 }
 
@@ -492,15 +489,24 @@ fn hex<W: Write + ?Sized>(out: &mut W, bytes: &[u8]) -> fmt::Result {
 /// Removes every member named `name` from members written by [`Members`]. Leaves the
 /// text alone if it is not in that form.
 fn remove_member(members: &mut String, name: &str) {
-    let mut key = String::with_capacity(name.len());
-    if Escaped(&mut key).write_str(name).is_err() {
+    // `"name":`, how a member of that name starts. Without it in the text there is no
+    // such member, and splitting the members to look is skipped: a field recorded for
+    // the first time (one declared `Empty`) costs this one scan.
+    let mut start = String::with_capacity(name.len() + 3);
+    start.push('"');
+    if Escaped(&mut start).write_str(name).is_err() {
         return;
     }
+    start.push_str("\":");
+    if !members.contains(start.as_str()) {
+        return;
+    }
+    let key = &start[1..start.len() - 2];
     loop {
         let Some(list) = split_members(members) else {
             return;
         };
-        let Some(index) = list.iter().position(|m| members[m.key.clone()] == key) else {
+        let Some(index) = list.iter().position(|m| &members[m.key.clone()] == key) else {
             return;
         };
         // Take the comma before the member, or after it when it is the first.
@@ -645,6 +651,9 @@ mod tests {
             (r#""a":"1,\"b\":2","b":3"#, "b", r#""a":"1,\"b\":2""#),
             (r#""q\"k":1,"b":2"#, "q\"k", r#""b":2"#),
             (r#""a":1,"a":2,"b":3"#, "a", r#""b":3"#),
+            // The name only inside a value, escaped or as a value: no member to remove.
+            (r#""a":"\"b\":1","c":"b""#, "b", r#""a":"\"b\":1","c":"b""#),
+            (r#""ab":1,"b2":2"#, "b", r#""ab":1,"b2":2"#),
             // Not in the form `Members` writes: left alone.
             (r#"{"a":1}"#, "a", r#"{"a":1}"#),
             (r#""a":"unterminated"#, "a", r#""a":"unterminated"#),
