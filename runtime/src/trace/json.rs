@@ -444,35 +444,57 @@ fn debug_string<W: Write + ?Sized>(out: &mut W, value: &dyn fmt::Debug) -> fmt::
 /// terminal escape sequences).
 struct Escaped<'a, W: Write + ?Sized>(&'a mut W);
 
+/// The bytes a JSON string cannot hold as they are: `"`, `\`, the C0 controls and DEL.
+static NEEDS_ESCAPE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        table[byte] = true;
+        byte += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table[0x7f] = true;
+    table
+};
+
 impl<W: Write + ?Sized> Write for Escaped<'_, W> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         const HEX: &[u8; 16] = b"0123456789abcdef";
+        let bytes = s.as_bytes();
         let mut start = 0;
-        for (i, byte) in s.bytes().enumerate() {
-            let short = match byte {
-                b'"' => "\\\"",
-                b'\\' => "\\\\",
-                b'\n' => "\\n",
-                b'\r' => "\\r",
-                b'\t' => "\\t",
-                0x08 => "\\b",
-                0x0c => "\\f",
-                0x00..=0x1f | 0x7f => "",
-                _ => continue,
-            };
+        // Runs of bytes that need no escape are written whole; most text is one run.
+        while let Some(offset) = bytes[start..]
+            .iter()
+            .position(|&b| NEEDS_ESCAPE[usize::from(b)])
+        {
+            let i = start + offset;
+            let byte = bytes[i];
             // Every escaped byte is ASCII, so `start` and `i` are on char boundaries.
-            self.0.write_str(&s[start..i])?;
-            if short.is_empty() {
-                self.0.write_str("\\u00")?;
-                self.0.write_char(char::from(HEX[usize::from(byte >> 4)]))?;
-                self.0
-                    .write_char(char::from(HEX[usize::from(byte & 0xf)]))?;
-            } else {
-                self.0.write_str(short)?;
+            if i > start {
+                self.0.write_str(&s[start..i])?;
+            }
+            match byte {
+                b'"' => self.0.write_str("\\\"")?,
+                b'\\' => self.0.write_str("\\\\")?,
+                b'\n' => self.0.write_str("\\n")?,
+                b'\r' => self.0.write_str("\\r")?,
+                b'\t' => self.0.write_str("\\t")?,
+                0x08 => self.0.write_str("\\b")?,
+                0x0c => self.0.write_str("\\f")?,
+                _ => {
+                    self.0.write_str("\\u00")?;
+                    self.0.write_char(char::from(HEX[usize::from(byte >> 4)]))?;
+                    self.0
+                        .write_char(char::from(HEX[usize::from(byte & 0xf)]))?;
+                }
             }
             start = i + 1;
         }
-        self.0.write_str(&s[start..])
+        if start < bytes.len() {
+            self.0.write_str(&s[start..])?;
+        }
+        Ok(())
     }
 }
 
@@ -607,6 +629,16 @@ mod tests {
             let back: String = serde_json::from_str(&json).unwrap();
             assert_eq!(back, value, "{json}");
             assert!(!json.bytes().any(|b| b < 0x20 || b == 0x7f), "{json}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_string_round_trips(value in proptest::prelude::any::<String>()) {
+            let json = quoted(&value);
+            let back: String = serde_json::from_str(&json).unwrap();
+            proptest::prop_assert_eq!(&back, &value);
+            proptest::prop_assert!(!json.bytes().any(|b| b < 0x20 || b == 0x7f));
         }
     }
 
