@@ -12,15 +12,14 @@
 //! `prometheus.metrics.business` lists (`metrics::custom()`).
 //!
 //! The configuration is `RUSTFORM_CONFIG`, else `examples/full_stack/rustform.yml` of this
-//! workspace. The default registry is served for Prometheus on `FULL_STACK_METRICS_ADDR`
-//! (default `0.0.0.0:9464`) at `/metrics`.
+//! workspace. `install()` serves rustform's endpoint on its `prometheus.listen`,
+//! `FULL_STACK_METRICS_ADDR` (default `0.0.0.0:9464`): `/metrics` for Prometheus,
+//! `/healthz`, `/readyz` and `/health` for load balancers and probes.
 //!
 //! Run it from the workspace root with `cargo run --example full_stack`. With `--catalog`
 //! it prints its catalog (observed functions, objectives, metrics) as JSON instead and
 //! exits: the input of `rustform generate` for the files in `generated/`.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -401,69 +400,6 @@ async fn client(deadline: Instant, business: &BusinessMetrics) -> u64 {
     placed
 }
 
-/// Serves the default registry at `/metrics` (OpenMetrics when the scraper asks for it,
-/// as Prometheus does, so exemplars reach it), on a thread of its own.
-fn serve_metrics(addr: &str) -> std::io::Result<()> {
-    let listener = TcpListener::bind(addr)?;
-    tracing::info!(addr = %listener.local_addr()?, "serving /metrics");
-    std::thread::Builder::new()
-        .name("metrics-http".into())
-        .spawn(move || {
-            for stream in listener.incoming().flatten() {
-                if let Err(error) = answer(stream) {
-                    tracing::debug!(%error, "metrics request failed");
-                }
-            }
-        })?;
-    Ok(())
-}
-
-fn answer(stream: TcpStream) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    let mut reader = BufReader::new(&stream);
-    let mut request_line = String::new();
-    reader.read_line(&mut request_line)?;
-    let mut openmetrics = false;
-    loop {
-        let mut header = String::new();
-        if reader.read_line(&mut header)? == 0 || header.trim().is_empty() {
-            break;
-        }
-        let header = header.to_ascii_lowercase();
-        if header.starts_with("accept:") && header.contains("application/openmetrics-text") {
-            openmetrics = true;
-        }
-    }
-    let mut parts = request_line.split_whitespace();
-    let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    let path = path.split('?').next().unwrap_or("");
-    let registry = rustform::metrics::default_registry();
-    let (status, content_type, body) = match (method, path) {
-        ("GET", "/metrics") if openmetrics => (
-            "200 OK",
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            registry.render_openmetrics(),
-        ),
-        ("GET", "/metrics") => (
-            "200 OK",
-            "text/plain; version=0.0.4; charset=utf-8",
-            registry.render(),
-        ),
-        _ => (
-            "404 Not Found",
-            "text/plain; charset=utf-8",
-            "not found: try /metrics\n".to_owned(),
-        ),
-    };
-    let mut stream = &stream;
-    write!(
-        stream,
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )?;
-    stream.flush()
-}
-
 /// `RUSTFORM_CONFIG`, else this example's `rustform.yml` in the workspace.
 fn config_path() -> PathBuf {
     match std::env::var_os(rustform::CONFIG_ENV).filter(|p| !p.is_empty()) {
@@ -501,6 +437,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_info(rustform::build_info!())
         .install()?;
 
+    // The `custom` health check of rustform.yml: the card network answers.
+    rustform::health::register("check_payment_provider", || async {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        Ok(())
+    });
     let business: &'static BusinessMetrics = Box::leak(Box::new(BusinessMetrics::lookup()?));
     for warehouse in WAREHOUSES {
         DeclaredMetrics::global()
@@ -508,9 +449,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .with([warehouse])
             .set(INITIAL_STOCK);
     }
-    let addr = std::env::var("FULL_STACK_METRICS_ADDR").unwrap_or_else(|_| "0.0.0.0:9464".into());
-    if let Err(error) = serve_metrics(&addr) {
-        tracing::warn!(%addr, %error, "cannot serve /metrics; the OTLP export goes on");
+    if let Some(address) = guard.endpoint_address() {
+        tracing::info!(%address, "serving /metrics, /healthz, /readyz and /health");
     }
 
     let seconds = seconds_to_run();
