@@ -904,7 +904,11 @@ fn slo(service: &Service<'_>) -> Option<Dashboard> {
     );
     d.time = "now-30d";
     d.refresh = "5m";
-    d.variables = vec![datasource_variable(), service_variable(service)];
+    d.variables = vec![
+        datasource_variable(),
+        service_variable(service),
+        job_variable(),
+    ];
     let windows = burn_rate_windows(service);
     for o in &objectives {
         let objective = o.objective;
@@ -916,15 +920,16 @@ fn slo(service: &Service<'_>) -> Option<Dashboard> {
         d.row(&format!("Objective {}", objective.name), false);
         if let Some(percentile) = objective.success_label() {
             let selector = format!(
-                r#"service_name="$service",objective_name={},objective_percentile={}"#,
+                r#"service_name="$service",job=~"$job",objective_name={},objective_percentile={}"#,
                 promql_string(&objective.name),
                 promql_string(&percentile),
             );
             let target_ratio = number(objective.success_rate.unwrap_or(0.0) / 100.0);
+            // As in the alert rules: cancelled calls are neither success nor failure.
             let errors = |window: &str| {
                 ratio_or_zero(
                     &format!(r#"{CALLS}{{{selector},result="error"}}"#),
-                    &format!("{CALLS}{{{selector}}}"),
+                    &format!(r#"{CALLS}{{{selector},result=~"ok|error"}}"#),
                     &[],
                     window,
                 )
@@ -947,7 +952,7 @@ fn slo(service: &Service<'_>) -> Option<Dashboard> {
         if let Some((percentile, threshold)) = objective.latency_labels() {
             let latency = objective.latency.expect("latency labels come from it");
             let selector = format!(
-                r#"service_name="$service",objective_name={},objective_percentile={},objective_latency_threshold={}"#,
+                r#"service_name="$service",job=~"$job",objective_name={},objective_percentile={},objective_latency_threshold={}"#,
                 promql_string(&objective.name),
                 promql_string(&percentile),
                 promql_string(&threshold),
@@ -2100,6 +2105,24 @@ observability:
                 .any(|e| e.contains(success) && e.contains(r#"result="error""#))
         );
         assert!(exprs.iter().any(|e| e.contains(latency)));
+        // Every success-rate share counts ok and error calls only, as the alert rules do,
+        // and every query selects the `job` variable.
+        for e in exprs.iter().filter(|e| e.contains(success)) {
+            assert!(
+                e.contains(&format!(r#"{success},result=~"ok|error"}}"#)),
+                "{e}"
+            );
+        }
+        for e in exprs.iter().filter(|e| e.contains("objective_name")) {
+            assert!(e.contains(r#"job=~"$job""#), "{e}");
+        }
+        assert!(
+            slo["templating"]["list"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|v| v["name"] == "job")
+        );
         assert!(exprs.iter().any(|e| e.contains("/ (1 - 0.999)")));
         assert!(exprs.iter().any(|e| e.contains("/ (1 - 0.99)")));
         assert!(exprs.iter().any(|e| e.contains("[$__range]")));
