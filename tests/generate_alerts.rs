@@ -61,17 +61,11 @@ fn generated_rules() -> String {
 
 /// Runs promtool with `args` in `dir`; returns whether it succeeded and its output.
 fn promtool(dir: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new(support::promtool())
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("promtool runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    support::run(
+        Command::new(support::promtool())
+            .args(args)
+            .current_dir(dir),
+    )
 }
 
 #[test]

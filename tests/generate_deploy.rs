@@ -21,6 +21,7 @@ use rustform::generate::{
     scrape_config,
 };
 use serde_json::{Value, json};
+use support::run;
 
 const TOKEN: &str = "reference-file-token-0123456789";
 
@@ -86,16 +87,6 @@ fn write(dir: &Path, relative: &str, contents: &str) -> PathBuf {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(&path, contents).unwrap();
     path
-}
-
-fn run(command: &mut Command) -> (bool, String) {
-    let out = command.output().expect("the command starts");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
 }
 
 fn promtool_check_config(path: &Path) -> String {
@@ -453,16 +444,10 @@ fn check_manifests(service: &Service<'_>, files: &[GeneratedFile]) {
     ]}]});
     let file = tempfile::Builder::new().suffix(".yml").tempfile().unwrap();
     std::fs::write(file.path(), rules.to_string()).unwrap();
-    let out = Command::new(support::promtool())
+    let (ok, output) = run(Command::new(support::promtool())
         .args(["check", "rules"])
-        .arg(file.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{query}: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+        .arg(file.path()));
+    assert!(ok, "{query}: {output}");
     assert!(
         container["resources"]["requests"]["cpu"].is_string(),
         "utilization needs a CPU request"

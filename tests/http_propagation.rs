@@ -9,7 +9,6 @@
 
 mod support;
 
-use std::io;
 use std::net::TcpListener;
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 use std::time::Duration;
@@ -24,8 +23,9 @@ use rustform::config::{LogFormat, Logging};
 use rustform::http::reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 use rustform::http::{ClientMiddleware, ObserveLayer, UrlTemplate};
 use rustform::metrics::{MetricValue, default_registry};
-use rustform::trace::{MakeWriter, subscriber_with_writer};
+use rustform::trace::subscriber_with_writer;
 use serde_json::Value;
+use support::log_capture::Capture;
 use support::otlp_collector::{Collector, ReceivedSpan};
 
 /// Hang detectors, not timings.
@@ -355,40 +355,6 @@ fn a_5xx_and_a_refused_connection_are_client_errors_with_exact_labels() {
 }
 
 // --- The request id in the logs --------------------------------------------------------
-
-/// Log output, kept in memory.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for Capture {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Capture {
-    type Writer = Capture;
-
-    fn make_writer(&'a self) -> Capture {
-        self.clone()
-    }
-}
-
-impl Capture {
-    fn lines(&self) -> Vec<Value> {
-        let text = String::from_utf8(self.0.lock().unwrap().clone()).unwrap();
-        text.lines()
-            .map(|line| {
-                serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
-            })
-            .collect()
-    }
-}
 
 /// The messages the handler writes; each must carry the request's id.
 const INSIDE: [&str; 4] = [

@@ -3,64 +3,14 @@
 //! JSON lines carry the trace context of the span they were written in; filters,
 //! sampling and the human formats behave as `rustform.yml` says.
 
-use std::io;
-use std::sync::{Arc, Mutex};
+mod support;
 
 use rustform::config::{LogFormat, Logging};
 use rustform::metrics::{MetricValue, TraceContext, default_registry};
 use rustform::observed;
-use rustform::trace::{MakeWriter, current, subscriber_with_writer};
+use rustform::trace::{current, subscriber_with_writer};
 use serde_json::Value;
-
-/// Log output, kept in memory.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for Capture {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Capture {
-    type Writer = Capture;
-
-    fn make_writer(&'a self) -> Capture {
-        self.clone()
-    }
-}
-
-impl Capture {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-
-    /// Every line, parsed: each must be one JSON object.
-    fn lines(&self) -> Vec<Value> {
-        self.text()
-            .lines()
-            .map(|line| {
-                let value: Value = serde_json::from_str(line)
-                    .unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}"));
-                assert!(value.is_object(), "{line}");
-                value
-            })
-            .collect()
-    }
-
-    /// The line whose message is `message`.
-    fn line(&self, message: &str) -> Value {
-        self.lines()
-            .into_iter()
-            .find(|l| l["fields"]["message"] == message)
-            .unwrap_or_else(|| panic!("no line {message:?} in\n{}", self.text()))
-    }
-}
+use support::log_capture::Capture;
 
 fn json() -> Logging {
     let mut logging = Logging::default();

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod log_capture;
 pub mod metrics_server;
 pub mod openmetrics;
 pub mod otlp_collector;
@@ -34,6 +35,17 @@ fn find(tool: &str) -> PathBuf {
                  ./scripts/test as root, which installs it)"
             )
         })
+}
+
+/// Runs `command` to its end; returns whether it succeeded and its stdout and stderr.
+pub fn run(command: &mut Command) -> (bool, String) {
+    let out = command.output().expect("the command starts");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
 }
 
 /// Runs `promtool check metrics` on an exposition; returns its exit code and its output
