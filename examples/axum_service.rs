@@ -11,7 +11,8 @@
 //! stock.
 //!
 //! Run it with `cargo run --example axum_service`; it stops after `AXUM_SERVICE_SECONDS`
-//! (default 60) or on Ctrl-C, shutting down gracefully. `AXUM_SERVICE_LISTEN` (default
+//! (default 60) or on SIGTERM or Ctrl-C, shutting down gracefully: both servers are
+//! served with `with_graceful_shutdown(guard.shutdown_signal())`. `AXUM_SERVICE_LISTEN` (default
 //! 127.0.0.1:3000) and `AXUM_SERVICE_METRICS_LISTEN` (default 127.0.0.1:9464) change the
 //! addresses.
 
@@ -152,8 +153,16 @@ fn inventory() -> Router {
 
 // ---------------------------------------------------------------------------------------
 
-async fn serve(listener: tokio::net::TcpListener, app: Router) {
-    if let Err(error) = axum::serve(listener, app).await {
+/// Serves `app` until shutdown begins, then lets its in-flight requests finish.
+async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    if let Err(error) = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
         eprintln!("a server stopped: {error}");
     }
 }
@@ -197,7 +206,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let inventory_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let inventory_address = inventory_listener.local_addr()?;
-    tokio::spawn(serve(inventory_listener, inventory()));
+    let inventory_server = tokio::spawn(serve(
+        inventory_listener,
+        inventory(),
+        guard.shutdown_signal(),
+    ));
 
     // One client for the whole program: the middleware is built after `init()`, so it
     // uses the configured buckets.
@@ -211,7 +224,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listen = std::env::var("AXUM_SERVICE_LISTEN").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let shop_listener = tokio::net::TcpListener::bind(&listen).await?;
     let shop_address = shop_listener.local_addr()?;
-    tokio::spawn(serve(shop_listener, shop(state)));
+    let shop_server = tokio::spawn(serve(shop_listener, shop(state), guard.shutdown_signal()));
 
     println!("The shop serves http://{shop_address} (the inventory: http://{inventory_address})");
     println!("  curl -i http://{shop_address}/users/1");
@@ -230,6 +243,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or(60u64);
     let until = tokio::time::Instant::now() + Duration::from_secs(seconds);
     let base = format!("http://{shop_address}");
+    let mut shutdown = std::pin::pin!(guard.shutdown_signal());
     let mut round = 0u32;
     while tokio::time::Instant::now() < until {
         round += 1;
@@ -269,8 +283,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             println!();
         }
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        // SIGTERM or Ctrl-C: readiness turns off and the servers drain.
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(2)) => {}
+            () = &mut shutdown => break,
+        }
     }
+    // When the time is up, shut down as a signal would.
+    guard.begin_shutdown();
+    guard
+        .drain(async {
+            let _ = tokio::join!(shop_server, inventory_server);
+        })
+        .await;
+    // rustform's endpoint stops and the exporters flush.
     drop(guard);
     Ok(())
 }

@@ -4,7 +4,8 @@
 //! the `curl` line that uses it.
 //!
 //! Run it with `cargo run --example quickstart`; it stops after `QUICKSTART_SECONDS`
-//! (default 60) or on Ctrl-C, shutting down gracefully. `QUICKSTART_LISTEN` changes the
+//! (default 60) or on SIGTERM or Ctrl-C (`guard.shutdown_signal()`), shutting down
+//! gracefully and returning from `main`. `QUICKSTART_LISTEN` changes the
 //! address.
 
 use std::time::Duration;
@@ -105,25 +106,35 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .and_then(|s| s.parse().ok())
         .unwrap_or(60u64);
     let until = tokio::time::Instant::now() + Duration::from_secs(seconds);
-    let orders = Orders;
-    let (mut placed, mut failed, mut user) = (0u64, 0u64, 0u32);
-    let mut report = tokio::time::Instant::now() + Duration::from_secs(5);
-    while tokio::time::Instant::now() < until {
-        user = (user + 1) % 20;
-        // Users 0 and 13 fail: counted with their error kind, nothing to log.
-        match orders.place(user, 1_999).await {
-            Ok(_) => placed += 1,
-            Err(_) => failed += 1,
+    // The load runs until the time is up, or until SIGTERM or Ctrl-C: then readiness
+    // turns off at once, the load stops, and the guard drops at the end of main.
+    let load = async {
+        let orders = Orders;
+        let (mut placed, mut failed, mut user) = (0u64, 0u64, 0u32);
+        let mut report = tokio::time::Instant::now() + Duration::from_secs(5);
+        while tokio::time::Instant::now() < until {
+            user = (user + 1) % 20;
+            // Users 0 and 13 fail: counted with their error kind, nothing to log.
+            match orders.place(user, 1_999).await {
+                Ok(_) => placed += 1,
+                Err(_) => failed += 1,
+            }
+            if user == 0 {
+                // A caller that gives up: counted as result="cancelled".
+                let _ = tokio::time::timeout(Duration::from_millis(5), orders.slow_report()).await;
+            }
+            if tokio::time::Instant::now() >= report {
+                println!("{}: {placed} orders placed, {failed} failed", orders.name());
+                report += Duration::from_secs(5);
+            }
         }
-        if user == 0 {
-            // A caller that gives up: counted as result="cancelled".
-            let _ = tokio::time::timeout(Duration::from_millis(5), orders.slow_report()).await;
-        }
-        if tokio::time::Instant::now() >= report {
-            println!("{}: {placed} orders placed, {failed} failed", orders.name());
-            report += Duration::from_secs(5);
-        }
+    };
+    tokio::select! {
+        () = load => {}
+        () = guard.shutdown_signal() => println!("Shutting down."),
     }
+    // rustform's endpoint stops and the exporters flush, within shutdown_timeout; main
+    // returns normally, with the program's own exit code.
     drop(guard);
     Ok(())
 }

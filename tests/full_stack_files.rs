@@ -513,23 +513,9 @@ fn grafana_has_prometheus_and_jaeger_datasources() {
 // generated/: what `rustform generate all` writes from the example's catalog
 // ---------------------------------------------------------------------------------------
 
-/// The example's binary, built by `cargo test` next to this test's.
+/// The example's binary.
 fn example_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's path");
-    let profile = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("the test runs from <target>/<profile>/deps");
-    let binary = profile
-        .join("examples")
-        .join(format!("full_stack{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        binary.is_file(),
-        "{} is missing: `cargo test --workspace --all-targets` builds it, or run \
-         `cargo build --example full_stack`",
-        binary.display()
-    );
-    binary
+    support::example_binary("full_stack")
 }
 
 fn committed_catalog() -> rustform::catalog::Catalog {
@@ -589,7 +575,7 @@ fn the_committed_catalog_is_the_examples_own() {
 /// catalog and `rustform.yml`, and nothing else is there.
 #[test]
 fn the_generated_files_are_current() {
-    use rustform::generate::{Kind, Service, files};
+    use rustform_generate::{Kind, Service, files};
 
     let config = Config::parse(
         &read("rustform.yml"),

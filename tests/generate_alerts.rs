@@ -16,7 +16,7 @@ use std::process::Command;
 
 use rustform::catalog::Catalog;
 use rustform::config::Config;
-use rustform::generate::{Service, alert_rules};
+use rustform_generate::{Service, alert_rules};
 
 /// The reference `rustform.yml`, with its three alerts.
 fn reference_config() -> Config {

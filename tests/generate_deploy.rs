@@ -16,7 +16,7 @@ use std::process::Command;
 
 use rustform::catalog::Catalog;
 use rustform::config::Config;
-use rustform::generate::{
+use rustform_generate::{
     self, GeneratedFile, Kind, Options, Service, alert_rules, alertmanager, compose, kubernetes,
     scrape_config,
 };
@@ -227,7 +227,7 @@ fn promtool_accepts_the_https_and_the_open_scrape_configs() {
     assert!(!text.contains("authorization"), "{text}");
 }
 
-/// `generate::write(Kind::All, …)` lays the files out so that the scrape
+/// `rustform_generate::write(Kind::All, …)` lays the files out so that the scrape
 /// configuration's `rule_files` finds the generated rules: promtool checks both.
 #[test]
 fn the_written_tree_passes_promtool_with_the_generated_rules() {
@@ -236,7 +236,8 @@ fn the_written_tree_passes_promtool_with_the_generated_rules() {
     let catalog = catalog();
     let out = dir.path().join("generated");
     let service = Service::new(&config, &catalog).with_options(options_in(dir.path()));
-    let written = generate::write(Kind::All, &service, &out).expect("every file is generated");
+    let written =
+        rustform_generate::write(Kind::All, &service, &out).expect("every file is generated");
     for expected in [
         "rules/shop.rules.yml",
         "prometheus/scrape-config.yml",
@@ -613,7 +614,7 @@ fn promtool_accepts_the_compose_prometheus_config() {
     let catalog = catalog();
     let service = Service::new(&config, &catalog).with_options(options_in(dir.path()));
     let out = dir.path().join("out");
-    generate::write(Kind::Compose, &service, &out).expect("the compose stack");
+    rustform_generate::write(Kind::Compose, &service, &out).expect("the compose stack");
     let output = promtool_check_config(&out.join("compose/prometheus.yml"));
     assert!(output.contains("rules found"), "{output}");
 }

@@ -6,6 +6,8 @@
 //! the configuration does not list, so each test holds [`scope`] while it runs: the tests
 //! run one at a time, and the checks a test registered pass once it is over.
 
+mod support;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -35,12 +37,28 @@ enum Answer {
 /// An HTTP service on loopback, serving until the test's runtime ends.
 struct Peer {
     addr: SocketAddr,
+    /// `https` when it speaks TLS.
+    scheme: &'static str,
     /// The path and query of every request received.
     seen: Arc<Mutex<Vec<String>>>,
 }
 
 impl Peer {
     async fn start(answer: Answer) -> Peer {
+        Peer::serve(answer, None).await
+    }
+
+    /// The same peer over TLS, with the certificate of `config`.
+    async fn start_tls(answer: Answer, config: rustls::ServerConfig) -> Peer {
+        Peer::serve(
+            answer,
+            Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))),
+        )
+        .await
+    }
+
+    async fn serve(answer: Answer, tls: Option<tokio_rustls::TlsAcceptor>) -> Peer {
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -48,6 +66,7 @@ impl Peer {
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let log = log.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
                     let service = service_fn(move |request: Request<Incoming>| {
                         log.lock().unwrap().push(request.uri().to_string());
@@ -66,17 +85,28 @@ impl Peer {
                             Ok::<_, Infallible>(response)
                         }
                     });
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    match tls {
+                        None => {
+                            let _ = http1::Builder::new()
+                                .serve_connection(TokioIo::new(stream), service)
+                                .await;
+                        }
+                        Some(acceptor) => {
+                            if let Ok(stream) = acceptor.accept(stream).await {
+                                let _ = http1::Builder::new()
+                                    .serve_connection(TokioIo::new(stream), service)
+                                    .await;
+                            }
+                        }
+                    }
                 });
             }
         });
-        Peer { addr, seen }
+        Peer { addr, scheme, seen }
     }
 
     fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        format!("{}://{}{path}", self.scheme, self.addr)
     }
 }
 
@@ -166,6 +196,36 @@ async fn an_external_service_answering_200_passes() {
     assert_eq!(report.status, Status::Pass);
     assert!(report.ready());
     assert_eq!(*peer.seen.lock().unwrap(), ["/health"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_service_is_checked_with_the_ca_of_its_tls_setting() {
+    let _scope = scope().await;
+    let pki = support::pki::Pki::new();
+    let peer = Peer::start_tls(Answer::Status(200), pki.server_config(false)).await;
+    let ca = pki.path("ca.pem");
+    let checks = Checks::from_config(&health(&[
+        external(
+            "trusted",
+            &peer.url("/health"),
+            &format!(", tls: {{ca_file: \"{ca}\"}}"),
+        ),
+        // The system's roots do not know the test's CA.
+        external("system_roots", &peer.url("/health"), ""),
+    ]))
+    .unwrap();
+    let report = run(&checks).await;
+    let trusted = check(&report, "trusted");
+    assert_eq!(trusted.status, Status::Pass, "{trusted:?}");
+    let untrusted = check(&report, "system_roots");
+    assert_eq!(untrusted.status, Status::Fail);
+    let message = untrusted.message.as_deref().unwrap_or_default();
+    assert!(message.contains("invalid peer certificate"), "{message}");
+    assert_eq!(
+        peer.seen.lock().unwrap().len(),
+        1,
+        "only the trusted check got through"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

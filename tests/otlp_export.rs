@@ -12,6 +12,7 @@ use std::time::Duration;
 use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point};
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use support::otlp_collector::{AttrValue, Collector, Reply, Signal, Transport};
+use support::pki::Pki;
 
 /// Generous bounds for waiting on a receiver: hang detectors, not timings.
 const WAIT: Duration = Duration::from_secs(30);
@@ -67,6 +68,8 @@ impl Service {
 /// What the probe reported on stderr.
 struct Report {
     stderr: String,
+    /// The service's own logs.
+    stdout: String,
 }
 
 impl Report {
@@ -81,7 +84,10 @@ impl Report {
             output.status,
             String::from_utf8_lossy(&output.stdout),
         );
-        Report { stderr }
+        Report {
+            stderr,
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        }
     }
 
     fn value(&self, key: &str) -> String {
@@ -710,4 +716,152 @@ fn unsampled_calls_keep_their_span_when_the_logs_write_it() {
     // The JSON logs at INFO show the span and its ids; none of it is exported.
     assert_eq!(report.stderr.matches("reserve_stock ids").count(), 2);
     assert_eq!(collector.span_count(), 0);
+}
+
+// ---------------------------------------------------------------------------------------
+// TLS: the collector behind a certificate of a CA made here
+// ---------------------------------------------------------------------------------------
+
+/// Trace exporters over gRPC and OTLP/HTTP and a metrics exporter over OTLP/HTTP, all to
+/// `collector`, each with `tls` (YAML flow mapping, may be empty).
+fn tls_config(collector: &Collector, tls: &str) -> String {
+    config(
+        &format!(
+            "- type: otlp\n  endpoint: {}\n  protocol: grpc\n  tls: {tls}\n\
+             - type: otlp\n  endpoint: {}\n  protocol: http/protobuf\n  tls: {tls}",
+            collector.grpc_endpoint(),
+            collector.traces_url(),
+        ),
+        &format!(
+            "- type: otlp\n  endpoint: {}\n  protocol: http/protobuf\n  tls: {tls}",
+            collector.metrics_url()
+        ),
+        SMALL_BATCHES,
+    )
+}
+
+#[test]
+fn a_collector_behind_tls_receives_spans_and_metrics_over_grpc_and_http() {
+    let pki = Pki::new();
+    let collector = Collector::start_tls(pki.server_config(false));
+    assert!(collector.grpc_endpoint().starts_with("https://"));
+    let yaml = tls_config(
+        &collector,
+        &format!("{{ ca_file: \"{}\" }}", pki.path("ca.pem")),
+    );
+    let report = Service::new(&yaml).env("PROBE_CALLS", "2").run("burst");
+    // Two exporters, each sent every span: one over gRPC, one over HTTP, all exported.
+    let accounting = report.accounting("otlp");
+    assert!(accounting.produced >= 4);
+    assert_eq!(accounting.exported, accounting.produced);
+    let spans = collector.wait_for_spans(accounting.produced as usize, WAIT);
+    assert_eq!(spans.len() as u64, accounting.produced);
+    let over = |transport| spans.iter().filter(|s| s.transport == transport).count();
+    assert_eq!(over(Transport::Grpc), over(Transport::Http));
+    assert_eq!(report.number("exports metrics success"), 1);
+    assert!(!collector.metrics_named("function_calls").is_empty());
+    assert_eq!(collector.handshake_failures(), 0);
+}
+
+#[test]
+fn the_otel_certificate_variables_give_the_ca_and_the_client_certificate() {
+    // The collector requires a client certificate issued by the CA (mutual TLS); the
+    // files come from the standard variables, the signal's own over the generic ones.
+    let pki = Pki::new();
+    let collector = Collector::start_tls(pki.server_config(true));
+    let yaml = tls_config(&collector, "{}");
+    let report = Service::new(&yaml)
+        .env("OTEL_EXPORTER_OTLP_CERTIFICATE", &pki.path("ca.pem"))
+        .env(
+            "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE",
+            &pki.path("client.pem"),
+        )
+        .env(
+            "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY",
+            &pki.path("client.key"),
+        )
+        .env(
+            "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+            &pki.path("client.pem"),
+        )
+        .env("OTEL_EXPORTER_OTLP_CLIENT_KEY", &pki.path("client.key"))
+        .env("PROBE_CALLS", "1")
+        .run("burst");
+    let accounting = report.accounting("otlp");
+    assert_eq!(accounting.exported, accounting.produced);
+    let spans = collector.wait_for_spans(accounting.produced as usize, WAIT);
+    assert_eq!(spans.len() as u64, accounting.produced);
+    assert_eq!(report.number("exports metrics success"), 1);
+    assert_eq!(collector.handshake_failures(), 0);
+}
+
+#[test]
+fn without_a_client_certificate_a_collector_requiring_one_refuses_the_export() {
+    let pki = Pki::new();
+    let collector = Collector::start_tls(pki.server_config(true));
+    let yaml = tls_config(
+        &collector,
+        &format!("{{ ca_file: \"{}\" }}", pki.path("ca.pem")),
+    );
+    let report = Service::new(&yaml).env("PROBE_CALLS", "2").run("burst");
+    assert!(collector.handshake_failures() > 0);
+    assert!(collector.spans().is_empty());
+    assert!(collector.metric_requests().is_empty());
+    // Nothing is lost silently: every span is counted as failed.
+    let accounting = report.accounting("otlp");
+    assert_eq!(accounting.exported, 0);
+    assert_eq!(accounting.dropped["export_failed"], accounting.produced);
+    assert!(accounting.produced >= 4);
+    assert_eq!(report.number("exports metrics failure"), 1);
+}
+
+#[test]
+fn a_wrong_ca_fails_with_a_logged_reason_and_counted_spans() {
+    let pki = Pki::new();
+    let other = Pki::new();
+    let collector = Collector::start_tls(pki.server_config(false));
+    let yaml = tls_config(
+        &collector,
+        &format!("{{ ca_file: \"{}\" }}", other.path("ca.pem")),
+    );
+    let report = Service::new(&yaml).env("PROBE_CALLS", "2").run("burst");
+    assert!(collector.spans().is_empty());
+    let accounting = report.accounting("otlp");
+    assert_eq!(accounting.exported, 0);
+    assert_eq!(accounting.dropped["export_failed"], accounting.produced);
+    // The logs say why, for each exporter: the server's certificate is not trusted.
+    let failures: Vec<serde_json::Value> = report
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|l: &serde_json::Value| l["level"] == "WARN" && l["target"] == "rustform::export")
+        .collect();
+    assert_eq!(failures.len(), 3, "{}", report.stdout);
+    for failure in &failures {
+        let reason = failure["fields"]["reason"].as_str().unwrap_or_default();
+        assert!(reason.contains("invalid peer certificate"), "{failure}");
+    }
+}
+
+#[test]
+fn a_ca_file_that_cannot_be_read_stops_init_with_its_yaml_path() {
+    let collector = Collector::start();
+    let yaml = config(
+        &format!(
+            "- type: otlp\n  endpoint: https://{}\n  protocol: grpc\n  tls: {{ ca_file: /no/such/ca.pem }}",
+            collector.grpc_addr()
+        ),
+        "",
+        SMALL_BATCHES,
+    );
+    let output = Service::new(&yaml)
+        .command("burst")
+        .output()
+        .expect("the probe runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("observability.opentelemetry.tracing.exporters[0].tls.ca_file: cannot read /no/such/ca.pem"),
+        "{stderr}"
+    );
 }

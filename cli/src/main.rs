@@ -65,6 +65,16 @@ struct Generate {
     /// A file holding the bearer token for a catalog URL (else RUSTFORM_TOKEN).
     #[arg(long)]
     token_file: Option<PathBuf>,
+    /// For an https:// catalog URL: trust the CAs of this PEM file instead of the
+    /// system's roots.
+    #[arg(long)]
+    ca_file: Option<PathBuf>,
+    /// For an https:// catalog URL: a client certificate (PEM) for mutual TLS.
+    #[arg(long, requires = "key_file")]
+    cert_file: Option<PathBuf>,
+    /// Its private key (PEM).
+    #[arg(long, requires = "cert_file")]
+    key_file: Option<PathBuf>,
     /// The output directory.
     #[arg(long)]
     out: PathBuf,
@@ -451,7 +461,7 @@ fn rfc3339(time: SystemTime) -> String {
 
 fn run_generate(args: &Generate) -> Result<(), Failure> {
     use rustform::catalog::Catalog;
-    use rustform::generate::{self, Kind, Options, Service};
+    use rustform_generate::{self as generate, Kind, Options, Service};
 
     let kind = Kind::from_name(&args.what).ok_or_else(|| {
         Failure::usage(format!(
@@ -463,7 +473,7 @@ fn run_generate(args: &Generate) -> Result<(), Failure> {
     let config = Config::load(&args.config).map_err(|e| Failure::usage(e.to_string()))?;
     let catalog = match &args.catalog {
         Some(source) => {
-            let text = read_catalog(source, args.token_file.as_deref())?;
+            let text = read_catalog(source, args)?;
             serde_json::from_str::<Catalog>(&text)
                 .map_err(|e| Failure::usage(format!("{source} is not a rustform catalog: {e}")))?
         }
@@ -495,8 +505,10 @@ fn run_generate(args: &Generate) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The catalog's JSON from a file, or from a URL with the token as a bearer credential.
-fn read_catalog(source: &str, token_file: Option<&Path>) -> Result<String, Failure> {
+/// The catalog's JSON from a file, or from a URL with the token as a bearer credential
+/// (over TLS for `https://`, with `--ca-file`, `--cert-file` and `--key-file`).
+fn read_catalog(source: &str, args: &Generate) -> Result<String, Failure> {
+    let token_file = args.token_file.as_deref();
     if !(source.starts_with("http://") || source.starts_with("https://")) {
         return std::fs::read_to_string(source)
             .map_err(|e| Failure::usage(format!("cannot read the catalog {source}: {e}")));
@@ -512,17 +524,28 @@ fn read_catalog(source: &str, token_file: Option<&Path>) -> Result<String, Failu
             .ok()
             .filter(|t| !t.is_empty()),
     };
-    let client = reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .map_err(Failure::other)?;
+    let mut builder = reqwest::blocking::Client::builder().timeout(Duration::from_secs(30));
+    if source.starts_with("https://") {
+        let mut tls = rustform::config::ClientTls::default();
+        let text = |path: &Option<PathBuf>| path.as_ref().map(|p| p.display().to_string());
+        tls.ca_file = text(&args.ca_file);
+        tls.cert_file = text(&args.cert_file);
+        tls.key_file = text(&args.key_file);
+        let config = rustform::tls::client_config(&tls, "--catalog tls")
+            .map_err(|e| Failure::usage(e.to_string()))?;
+        builder = builder.tls_backend_preconfigured(config);
+    }
+    let client = builder.build().map_err(Failure::other)?;
     let mut request = client.get(source);
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }
-    let response = request
-        .send()
-        .map_err(|e| Failure::other(format!("cannot fetch the catalog from {source}: {e}")))?;
+    let response = request.send().map_err(|e| {
+        Failure::other(format!(
+            "cannot fetch the catalog from {source}: {}",
+            error_chain(&e)
+        ))
+    })?;
     let status = response.status();
     if !status.is_success() {
         let hint = match status.as_u16() {
@@ -533,6 +556,22 @@ fn read_catalog(source: &str, token_file: Option<&Path>) -> Result<String, Failu
         return Err(Failure::other(format!("{source} answered {status}{hint}")));
     }
     response.text().map_err(Failure::other)
+}
+
+/// An error and its causes, each once: reqwest's own message leaves out why a TLS
+/// handshake failed.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+        source = source.and_then(std::error::Error::source);
+    }
+    text
 }
 
 #[cfg(test)]

@@ -523,3 +523,129 @@ fn generate_reads_the_catalog_of_a_running_service_with_its_token() {
     assert_eq!(seen[0], None);
     assert!(!stderr(&refused).contains("secret-token"));
 }
+
+/// A certificate for 127.0.0.1 issued by a CA of the test's own: (CA PEM, server config).
+fn tls_server() -> (String, rustls::ServerConfig) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_key = KeyPair::generate().unwrap();
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap(),
+        )
+        .unwrap();
+    (ca.pem(), config)
+}
+
+#[test]
+fn generate_reads_the_catalog_over_https_with_a_ca_file() {
+    use std::io::{BufRead, BufReader, Write};
+    let (ca, config) = tls_server();
+    let config = std::sync::Arc::new(config);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    // Two connections: the first from a client that does not trust the CA (its handshake
+    // fails), the second from one given the CA.
+    let server = std::thread::spawn(move || {
+        let mut served = 0;
+        for _ in 0..2 {
+            let (socket, _) = listener.accept().unwrap();
+            socket
+                .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+                .unwrap();
+            let connection = rustls::ServerConnection::new(config.clone()).unwrap();
+            let mut stream = rustls::StreamOwned::new(connection, socket);
+            let mut head = Vec::new();
+            {
+                let mut reader = BufReader::new(&mut stream);
+                loop {
+                    let mut line = String::new();
+                    match reader.read_line(&mut line) {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) if line == "\r\n" => break,
+                        Ok(_) => head.push(line),
+                    }
+                }
+            }
+            if head.is_empty() {
+                continue;
+            }
+            served += 1;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{CATALOG}",
+                CATALOG.len()
+            );
+            stream.conn.send_close_notify();
+            let _ = stream.flush();
+        }
+        served
+    });
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rustform.yml"), "name: shop\n").unwrap();
+    std::fs::write(dir.path().join("ca.pem"), ca).unwrap();
+    let url = format!("https://{address}/catalog");
+
+    // The system's roots do not know the test's CA: a clear failure, exit 1.
+    let untrusted = rustform(
+        dir.path(),
+        &["generate", "alerts", "--catalog", &url, "--out", "x"],
+    );
+    assert_eq!(untrusted.status.code(), Some(1), "{}", stderr(&untrusted));
+    assert!(
+        stderr(&untrusted).contains("invalid peer certificate"),
+        "{}",
+        stderr(&untrusted)
+    );
+
+    let out = ok(rustform(
+        dir.path(),
+        &[
+            "generate",
+            "alerts",
+            "--catalog",
+            &url,
+            "--ca-file",
+            "ca.pem",
+            "--out",
+            "x",
+        ],
+    ));
+    let rules = std::fs::read_to_string(dir.path().join(out.trim())).unwrap();
+    assert!(rules.contains("api"));
+    assert_eq!(server.join().unwrap(), 1, "one request got through");
+
+    // A CA file that cannot be read is a usage error naming it.
+    let missing = rustform(
+        dir.path(),
+        &[
+            "generate",
+            "alerts",
+            "--catalog",
+            &url,
+            "--ca-file",
+            "nope.pem",
+            "--out",
+            "x",
+        ],
+    );
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        stderr(&missing).contains("cannot read nope.pem"),
+        "{}",
+        stderr(&missing)
+    );
+}

@@ -120,6 +120,10 @@ struct OtlpEnv {
     headers: Option<BTreeMap<String, String>>,
     timeout: Option<Duration>,
     compression: Option<Compression>,
+    /// `*_CERTIFICATE`, `*_CLIENT_CERTIFICATE`, `*_CLIENT_KEY`: file paths.
+    certificate: Option<String>,
+    client_certificate: Option<String>,
+    client_key: Option<String>,
 }
 
 impl OtlpEnv {
@@ -138,6 +142,15 @@ impl OtlpEnv {
         }
         if let Some(c) = self.compression {
             transport.compression = Some(c);
+        }
+        if let Some(file) = &self.certificate {
+            transport.tls.ca_file = Some(file.clone());
+        }
+        if let Some(file) = &self.client_certificate {
+            transport.tls.cert_file = Some(file.clone());
+        }
+        if let Some(file) = &self.client_key {
+            transport.tls.key_file = Some(file.clone());
         }
     }
 }
@@ -298,6 +311,13 @@ impl Env<'_> {
         }
     }
 
+    /// A file path for `signal`: its own variable over the generic one.
+    fn file(&self, signal: Signal, setting: &str) -> Option<String> {
+        self.get(&signal.var(setting))
+            .or_else(|| self.get(&format!("OTEL_EXPORTER_OTLP_{setting}")))
+            .map(|path| path.trim().to_owned())
+    }
+
     fn endpoint(&mut self, name: &str) -> Option<String> {
         let value = self.get(name)?;
         let value = value.trim();
@@ -342,6 +362,9 @@ impl Env<'_> {
             compression: self
                 .compression(&signal.var("COMPRESSION"))
                 .or_else(|| self.compression("OTEL_EXPORTER_OTLP_COMPRESSION")),
+            certificate: self.file(signal, "CERTIFICATE"),
+            client_certificate: self.file(signal, "CLIENT_CERTIFICATE"),
+            client_key: self.file(signal, "CLIENT_KEY"),
         }
     }
 

@@ -228,6 +228,25 @@ pub struct Transport {
     pub compression: Option<Compression>,
     /// `timeout` (default 10 s) for one export, retries included.
     pub timeout: Duration,
+    /// `tls`: how an `https://` endpoint is verified, and the client's certificate.
+    pub tls: ClientTls,
+}
+
+/// `tls` of an exporter or an external health check: how rustform verifies an
+/// `https://` server, and the certificate it presents for mutual TLS. Empty (the
+/// default), the system's root certificates verify the server and no client certificate
+/// is sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClientTls {
+    /// `ca_file`: trust the CA certificates in this PEM file instead of the system's
+    /// roots (`OTEL_EXPORTER_OTLP_CERTIFICATE`).
+    pub ca_file: Option<String>,
+    /// `cert_file`: the client certificate chain, PEM, leaf first, for servers that
+    /// require one (`OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE`); needs `key_file`.
+    pub cert_file: Option<String>,
+    /// `key_file`: its private key, PEM (`OTEL_EXPORTER_OTLP_CLIENT_KEY`).
+    pub key_file: Option<String>,
 }
 
 impl Default for Transport {
@@ -238,6 +257,7 @@ impl Default for Transport {
             headers: BTreeMap::new(),
             compression: None,
             timeout: Duration::from_secs(10),
+            tls: ClientTls::default(),
         }
     }
 }
@@ -258,6 +278,7 @@ impl std::fmt::Debug for Transport {
             .field("headers", &HeaderNames(&self.headers))
             .field("compression", &self.compression)
             .field("timeout", &self.timeout)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -850,6 +871,8 @@ pub struct HealthCheck {
     pub timeout: Duration,
     /// `critical` (default true): whether readiness depends on it.
     pub critical: bool,
+    /// `tls` (external_service): how an `https://` URL is verified.
+    pub tls: ClientTls,
 }
 
 /// `health.checks[].type`.

@@ -188,7 +188,38 @@ fn transport(
     out.headers = f
         .read(d, "headers", |d, n, p| Some(d.string_map(n, p)))
         .unwrap_or_default();
+    if url_endpoint {
+        out.tls = client_tls(d, f);
+    }
     out
+}
+
+/// `tls: { ca_file, cert_file, key_file }` of a client; a certificate needs its key.
+fn client_tls(d: &mut Decoder<'_>, f: &mut crate::decode::Fields<'_>) -> ClientTls {
+    let Some((node, path)) = f.get("tls") else {
+        return ClientTls::default();
+    };
+    let mut t = d.map(node, &path);
+    let tls = ClientTls {
+        ca_file: t.read(d, "ca_file", Decoder::string),
+        cert_file: t.read(d, "cert_file", Decoder::string),
+        key_file: t.read(d, "key_file", Decoder::string),
+    };
+    t.finish(d);
+    match (&tls.cert_file, &tls.key_file) {
+        (Some(_), None) => d.error(
+            &path,
+            node.at,
+            "missing key \"key_file\": a client certificate needs its private key (PEM)",
+        ),
+        (None, Some(_)) => d.error(
+            &path,
+            node.at,
+            "missing key \"cert_file\": a client key needs its certificate chain (PEM)",
+        ),
+        _ => {}
+    }
+    tls
 }
 
 fn check_url(d: &mut Decoder<'_>, node: &Node, path: &str, url: &str) -> Option<()> {
@@ -880,6 +911,7 @@ fn health_check(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<HealthCh
         .read(d, "timeout", |d, n, p| d.duration(n, p, MS))
         .unwrap_or(Duration::from_secs(5));
     let critical = f.read(d, "critical", Decoder::bool).unwrap_or(true);
+    let tls = client_tls(d, &mut f);
     f.finish(d);
     let kind = kind?;
     let name = match (kind, name) {
@@ -909,6 +941,7 @@ fn health_check(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<HealthCh
         handler,
         timeout,
         critical,
+        tls,
     })
 }
 

@@ -459,10 +459,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let clients: Vec<_> = (0..WORKERS)
         .map(|_| tokio::spawn(client(deadline, business)))
         .collect();
-    let mut placed = 0;
-    for client in clients {
-        placed += client.await?;
-    }
+    // The clients run until their deadline; SIGTERM (as `docker compose stop` sends it)
+    // or Ctrl-C turns readiness off and ends the load early.
+    let load = async {
+        let mut placed = 0;
+        for client in clients {
+            placed += client.await.unwrap_or(0);
+        }
+        placed
+    };
+    let placed = tokio::select! {
+        placed = load => placed,
+        () = guard.shutdown_signal() => {
+            tracing::info!("shutting down before the load finished");
+            0
+        }
+    };
 
     let orders = &CheckoutMetrics::global().orders;
     let count = |outcome| {
@@ -477,7 +489,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         abandoned = count(Outcome::Abandoned),
         "load finished"
     );
-    // Flushes the exporters (within scaling.instances.shutdown_timeout) before exiting.
+    // Stops rustform's endpoint and flushes the exporters (within
+    // scaling.instances.shutdown_timeout); main returns normally.
     drop(guard);
     Ok(())
 }

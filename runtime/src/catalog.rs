@@ -34,7 +34,7 @@ pub static OBSERVED_FUNCTIONS: [&'static CallSite];
 
 /// Every observed function and declared metric group of the program.
 ///
-/// The catalog is what the generators in [`crate::generate`] read: it serializes to JSON
+/// The catalog is what the generators in `rustform-generate` read: it serializes to JSON
 /// (`serde_json::to_string(&rustform::catalog())`, and `GET /catalog` on the endpoint,
 /// behind the same authentication as `/metrics`), so `rustform generate --catalog` can
 /// read it from a file or from a running service.
@@ -163,6 +163,23 @@ pub struct ObservedFunction {
     pub objective: Option<CatalogObjective>,
 }
 
+impl ObservedFunction {
+    /// The function `function` of `module`, resolved, with the default buckets and no
+    /// options: set the fields that apply.
+    pub fn new(module: impl Into<String>, function: impl Into<String>) -> ObservedFunction {
+        ObservedFunction {
+            function: function.into(),
+            resolved: true,
+            module: module.into(),
+            buckets: function_buckets(),
+            track_concurrency: false,
+            callers: false,
+            labels: BTreeMap::new(),
+            objective: None,
+        }
+    }
+}
+
 fn yes() -> bool {
     true
 }
@@ -195,7 +212,30 @@ pub struct CatalogLatency {
     pub percentile: f64,
 }
 
+impl CatalogLatency {
+    /// `percentile` percent of calls within `threshold_seconds`.
+    pub fn new(threshold_seconds: f64, percentile: f64) -> CatalogLatency {
+        CatalogLatency {
+            threshold_seconds,
+            percentile,
+        }
+    }
+}
+
 impl CatalogObjective {
+    /// The objective `name`, with the targets given.
+    pub fn new(
+        name: impl Into<String>,
+        success_rate: Option<f64>,
+        latency: Option<CatalogLatency>,
+    ) -> CatalogObjective {
+        CatalogObjective {
+            name: name.into(),
+            success_rate,
+            latency,
+        }
+    }
+
     /// The label value of the success percentile (`99.9`, `99`), as on the series.
     pub fn success_label(&self) -> Option<String> {
         self.success_rate.map(crate::objective::percentile_label)
@@ -237,6 +277,21 @@ pub struct MetricGroup {
     pub metrics: Vec<CatalogMetric>,
 }
 
+impl MetricGroup {
+    /// The struct `name` of `module`, with its metrics.
+    pub fn new(
+        name: impl Into<String>,
+        module: impl Into<String>,
+        metrics: Vec<CatalogMetric>,
+    ) -> MetricGroup {
+        MetricGroup {
+            name: name.into(),
+            module: module.into(),
+            metrics,
+        }
+    }
+}
+
 /// One declared metric, as the catalog lists it (an owned [`MetricDescription`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -261,6 +316,28 @@ pub struct CatalogMetric {
 }
 
 impl CatalogMetric {
+    /// A metric named `name` of type `metric_type`, without help, unit, labels or
+    /// buckets: set the fields that apply.
+    ///
+    /// ```
+    /// use rustform::catalog::CatalogMetric;
+    /// use rustform::metrics::MetricType;
+    ///
+    /// let mut metric = CatalogMetric::new("orders", MetricType::Counter);
+    /// metric.labels = vec!["status".into()];
+    /// assert_eq!(metric.sample_name(), "orders_total");
+    /// ```
+    pub fn new(name: impl Into<String>, metric_type: MetricType) -> CatalogMetric {
+        CatalogMetric {
+            name: name.into(),
+            help: String::new(),
+            metric_type,
+            unit: None,
+            labels: Vec::new(),
+            buckets: None,
+        }
+    }
+
     /// The name of the samples that carry the value: `_total` added for a counter.
     pub fn sample_name(&self) -> String {
         match self.metric_type {

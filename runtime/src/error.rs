@@ -81,6 +81,16 @@ pub enum Error {
         /// The names declared with that kind.
         declared: Vec<String>,
     },
+    /// The configuration asks for something this build of rustform leaves out: a
+    /// Cargo feature of the `rustform` crate that is not enabled.
+    MissingFeature {
+        /// The YAML path of the setting (`observability.prometheus.listen`).
+        path: String,
+        /// What the setting asks for, in the user's words (`the endpoint's own server`).
+        what: &'static str,
+        /// The feature that brings it (`endpoint`).
+        feature: &'static str,
+    },
     /// Label values that do not match the declared labels.
     LabelCount {
         /// The metric.
@@ -142,6 +152,16 @@ impl fmt::Display for Error {
                     write!(f, "; the declared {kind}s are {list}")
                 }
             }
+            Error::MissingFeature {
+                path,
+                what,
+                feature,
+            } => write!(
+                f,
+                "{path}: {what} needs rustform's `{feature}` feature, which this build leaves \
+                 out; enable it in Cargo.toml (rustform = {{ version = \"0.1\", features = \
+                 [\"{feature}\"] }}) or remove the setting"
+            ),
             Error::LabelCount {
                 name,
                 expected,
@@ -161,6 +181,22 @@ impl std::error::Error for Error {
         match self {
             Error::Config(error) => Some(error),
             _ => None,
+        }
+    }
+}
+
+impl Error {
+    /// The setting at `path` asks for `what`, which needs `feature`.
+    #[allow(dead_code, reason = "used by whichever features the build leaves out")]
+    pub(crate) fn missing_feature(
+        path: impl Into<String>,
+        what: &'static str,
+        feature: &'static str,
+    ) -> Error {
+        Error::MissingFeature {
+            path: path.into(),
+            what,
+            feature,
         }
     }
 }

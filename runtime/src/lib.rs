@@ -30,25 +30,53 @@
 //!
 //! The metric core ([`metrics`]) stands on its own: counters, gauges and histograms,
 //! labeled by typed label sets, exposed in the Prometheus text format or OpenMetrics.
+//!
+//! # Features
+//!
+//! The lean set (`default-features = false`) is the macros, the metric core and its
+//! encoders, the catalog, objectives and logs. On top of it, each a feature:
+//!
+//! | feature | brings |
+//! | --- | --- |
+//! | `endpoint` (default) | `endpoint`: `/metrics` and the health checks, to mount or on a server of its own |
+//! | `auth` (default) | `auth`: bearer tokens, API keys, the token store, rate limits |
+//! | `jwt` | JWT authentication |
+//! | `tls` | HTTPS for the endpoint's server |
+//! | `otlp`, `zipkin` | OpenTelemetry export |
+//! | `http`, `http-client` | `http`: `ObserveLayer` for servers, `ClientMiddleware` for `reqwest` |
+//! | `prometheus` | the `prometheus` crate's `Collector` |
+//! | `signal` | [`Guard::shutdown_signal`] alone (with `endpoint` and `otlp` already) |
+//!
+//! A configuration that needs a feature the build leaves out is
+//! [`Error::MissingFeature`]. [`init`] and [`Guard`] alone wire the parts together, and
+//! never end the process.
 
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
+#[cfg(feature = "auth")]
 pub mod auth;
 pub mod catalog;
 mod clock;
 pub mod config;
+#[cfg(feature = "endpoint")]
 pub mod endpoint;
 mod error;
 mod error_label;
+#[cfg(feature = "otlp")]
 mod export;
-pub mod generate;
+#[cfg(any(feature = "endpoint", feature = "otlp"))]
+mod gzip;
 pub mod health;
+#[cfg(feature = "http")]
 pub mod http;
 pub mod metrics;
 pub mod objective;
 pub(crate) mod observability;
 mod observe;
+mod shutdown;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod trace;
 
 pub use catalog::catalog;

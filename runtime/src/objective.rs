@@ -10,7 +10,7 @@
 //! | `function_calls_duration_seconds` | `objective_name`, `objective_percentile` (the latency percentile), `objective_latency_threshold` (seconds) |
 //!
 //! A series gets the labels of the targets the objective sets. The generators in
-//! [`crate::generate`] turn every objective into multi-window, multi-burn-rate alerts and
+//! `rustform-generate` turn every objective into multi-window, multi-burn-rate alerts and
 //! an SLO dashboard page.
 //!
 //! ```
@@ -259,12 +259,12 @@ const fn valid_name(name: &str) -> bool {
 
 /// The label value of a percentage: `99.9` → `"99.9"`, `99.0` → `"99"`, as autometrics
 /// writes them.
-pub(crate) fn percentile_label(p: f64) -> String {
+pub fn percentile_label(p: f64) -> String {
     format!("{p}")
 }
 
 /// The label value of a threshold in seconds: `0.25` → `"0.25"`.
-pub(crate) fn threshold_label(seconds: f64) -> String {
+pub fn threshold_label(seconds: f64) -> String {
     format!("{seconds}")
 }
 

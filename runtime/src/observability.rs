@@ -6,7 +6,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use tracing::Subscriber;
+use tracing_subscriber::Registry;
+use tracing_subscriber::layer::{Layer, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
+
 use crate::config::{Config, LogFormat};
+use crate::shutdown::Begun;
 use crate::{Error, metrics};
 
 /// Names the configuration file when set; otherwise `rustform.yml` in the working
@@ -54,6 +60,30 @@ pub fn init() -> Result<Guard, Error> {
 pub struct Observability {
     config: Config,
     build: Option<metrics::BuildInfo>,
+    writer: Option<SharedWriter>,
+}
+
+/// Where log lines go when code says, shared by every layer built from one
+/// [`Observability`].
+#[derive(Clone)]
+struct SharedWriter(Arc<tracing_subscriber::fmt::writer::BoxMakeWriter>);
+
+impl fmt::Debug for SharedWriter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SharedWriter")
+    }
+}
+
+impl<'a> crate::trace::MakeWriter<'a> for SharedWriter {
+    type Writer = Box<dyn std::io::Write + 'a>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.0.make_writer()
+    }
+
+    fn make_writer_for(&'a self, meta: &tracing::Metadata<'_>) -> Self::Writer {
+        self.0.make_writer_for(meta)
+    }
 }
 
 impl Observability {
@@ -73,11 +103,60 @@ impl Observability {
         &self.config
     }
 
-    /// The `tracing` subscriber [`install`](Observability::install) would set — logs and
-    /// OpenTelemetry export as configured — without making anything global: for a
-    /// program that sets its subscriber itself (`tracing::subscriber::set_global_default`,
-    /// or `with_default` in a test or a benchmark). The [`Guard`] flushes and stops its
-    /// exporters. Metrics are not registered, and propagators are not installed.
+    /// rustform's logs, OpenTelemetry export and span skipping as one `tracing` layer,
+    /// for a subscriber the program builds itself, beside layers of its own (sentry,
+    /// tokio-console, `tracing-error`'s `ErrorLayer`). The [`Guard`] flushes and stops its
+    /// exporters. Nothing is made global: metrics are not registered, no server starts
+    /// and no propagator is installed; [`install_layer`](Observability::install_layer)
+    /// does all of that and returns the same layer.
+    ///
+    /// ```
+    /// use tracing_subscriber::layer::SubscriberExt;
+    ///
+    /// let (layer, guard) = rustform::Observability::builder()
+    ///     .config_yaml("observability:\n  logging:\n    format: json\n")
+    ///     .build()?
+    ///     .layer()?;
+    /// let subscriber = tracing_subscriber::registry()
+    ///     .with(layer)
+    ///     .with(tracing_subscriber::filter::LevelFilter::INFO);
+    /// tracing::subscriber::with_default(subscriber, || tracing::info!("hello"));
+    /// guard.shutdown(std::time::Duration::from_secs(1));
+    /// # Ok::<(), rustform::Error>(())
+    /// ```
+    pub fn layer<S>(&self) -> Result<(impl Layer<S> + Send + Sync + 'static, Guard), Error>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync + 'static,
+    {
+        let name = service_name(&self.config).unwrap_or_else(unknown_service);
+        #[cfg(feature = "otlp")]
+        let export = crate::export::install(&self.config, &name)?;
+        #[cfg(not(feature = "otlp"))]
+        check_export(&self.config, &name)?;
+        let layers = logs(
+            &self.config,
+            self.writer.as_ref(),
+            #[cfg(feature = "otlp")]
+            export.as_ref(),
+        )?;
+        let guard = Guard::new(
+            &self.config,
+            Installed {
+                #[cfg(feature = "otlp")]
+                export,
+                #[cfg(feature = "endpoint")]
+                server: None,
+            },
+            None,
+        );
+        Ok((layers, guard))
+    }
+
+    /// The `tracing` subscriber [`install`](Observability::install) would set — a
+    /// [`Registry`] with [`layer`](Observability::layer) — without making anything global:
+    /// for a program that sets its subscriber itself (`with_default` in a test or a
+    /// benchmark). As with `layer`, metrics are not registered, and propagators are not
+    /// installed.
     ///
     /// ```
     /// let (subscriber, guard) = rustform::Observability::builder()
@@ -88,60 +167,187 @@ impl Observability {
     /// guard.shutdown(std::time::Duration::from_secs(1));
     /// # Ok::<(), rustform::Error>(())
     /// ```
-    pub fn subscriber(&self) -> Result<(Box<dyn tracing::Subscriber + Send + Sync>, Guard), Error> {
-        let name = service_name(&self.config).unwrap_or_else(unknown_service);
-        let export = crate::export::install(&self.config, &name)?;
-        let subscriber = crate::trace::subscriber(
-            &self.config.observability.logging,
-            export.as_ref().and_then(crate::export::Export::layer),
-        )?;
-        Ok((
-            subscriber,
-            Guard {
-                shutdown_timeout: self.config.scaling.instances.shutdown_timeout,
-                drain_timeout: self.config.scaling.instances.drain_timeout,
-                endpoint: None,
-                state: Arc::new(Mutex::new(Some(Installed {
-                    export,
-                    server: None,
-                }))),
-            },
-        ))
+    pub fn subscriber(&self) -> Result<(Box<dyn Subscriber + Send + Sync>, Guard), Error> {
+        let (layer, guard) = self.layer::<Registry>()?;
+        Ok((Box::new(Registry::default().with(layer)), guard))
     }
 
     /// Installs logging (a global `tracing` subscriber), the built-in metrics and the
-    /// declared metrics into the [default registry](metrics::default_registry).
+    /// declared metrics into the [default registry](metrics::default_registry), the
+    /// exporters and the endpoint's server.
     ///
     /// Fails with [`Error::AlreadyInitialized`] if rustform is already installed, and
     /// with [`Error::Install`] if another global `tracing` subscriber is set.
     pub fn install(self) -> Result<Guard, Error> {
+        let (layers, guard, notes) = self.install_parts::<Registry>()?;
+        // The exporters report through the subscriber once it exists.
+        let layer = layers.and_then(OnRegister::new(|_dispatch| {
+            #[cfg(feature = "otlp")]
+            crate::export::set_logs(_dispatch);
+        }));
+        let subscriber = Registry::default().with(layer);
+        let log_level = subscriber.max_level_hint();
+        if tracing::subscriber::set_global_default(subscriber).is_err() {
+            // Nothing global is left behind: the guard stops the server and exporters.
+            drop(guard);
+            INSTALLED.store(false, Ordering::Release);
+            return Err(Error::Install {
+                what: "logging",
+                reason: "another global tracing subscriber is already set; remove its \
+                         initialisation (rustform installs one from logging in rustform.yml), \
+                         or add Observability::install_layer() to it instead"
+                    .to_owned(),
+            });
+        }
+        notes.log();
+        // Libraries that log through the `log` crate reach the same logs, up to the most
+        // verbose level the filter lets through.
+        let log_bridge = log_level
+            .map(|level| tracing_log::AsLog::as_log(&level))
+            .unwrap_or(tracing_log::log::LevelFilter::Trace);
+        if tracing_log::LogTracer::builder()
+            .with_max_level(log_bridge)
+            .init()
+            .is_err()
+        {
+            tracing::warn!(
+                target: "rustform",
+                "a `log` logger is already set, so records of the `log` crate go to it, not to these logs"
+            );
+        }
+        Ok(guard)
+    }
+
+    /// Installs everything [`install`](Observability::install) does but the global
+    /// subscriber, and returns rustform's [`layer`](Observability::layer) for the
+    /// subscriber the program builds and sets itself. The configuration's warnings are
+    /// logged, and the exporters report their failures, through that subscriber once it
+    /// exists.
+    ///
+    /// ```no_run
+    /// use tracing_subscriber::layer::SubscriberExt;
+    /// use tracing_subscriber::util::SubscriberInitExt;
+    ///
+    /// let (layer, _guard) = rustform::Observability::builder().build()?.install_layer()?;
+    /// tracing_subscriber::registry().with(layer).init();
+    /// # Ok::<(), rustform::Error>(())
+    /// ```
+    ///
+    /// Fails with [`Error::AlreadyInitialized`] if rustform is already installed.
+    pub fn install_layer<S>(self) -> Result<(impl Layer<S> + Send + Sync + 'static, Guard), Error>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync + 'static,
+    {
+        let (layers, guard, notes) = self.install_parts::<S>()?;
+        let layer = layers.and_then(OnRegister::new(move |dispatch| {
+            #[cfg(feature = "otlp")]
+            crate::export::set_logs(dispatch);
+            // Called while tracing holds its registry of dispatchers: the notes are
+            // logged from a thread of their own once it is released.
+            let dispatch = dispatch.clone();
+            let _ = std::thread::Builder::new()
+                .name("rustform-notes".into())
+                .spawn(move || tracing::dispatcher::with_default(&dispatch, || notes.log()));
+        }));
+        Ok((layer, guard))
+    }
+
+    /// Everything but the subscriber, once per process.
+    fn install_parts<S>(self) -> Result<(Vec<crate::trace::BoxedLayer<S>>, Guard, Notes), Error>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync + 'static,
+    {
         if INSTALLED.swap(true, Ordering::AcqRel) {
             return Err(Error::AlreadyInitialized);
         }
-        match install(&self.config, self.build.as_ref()) {
-            Ok(guard) => Ok(guard),
-            Err(error) => {
-                // The global subscriber is set last, so a failed install leaves logging
-                // to whatever the program sets up instead.
-                INSTALLED.store(false, Ordering::Release);
-                Err(error)
-            }
+        let installed = install(self.config, self.build, self.writer);
+        if installed.is_err() {
+            INSTALLED.store(false, Ordering::Release);
+        }
+        installed
+    }
+}
+
+/// Without the `otlp` feature: an exporter in the configuration is an error naming it.
+#[cfg(not(feature = "otlp"))]
+fn check_export(config: &Config, _service_name: &str) -> Result<(), Error> {
+    let otel = &config.observability.opentelemetry;
+    if !otel.enabled {
+        return Ok(());
+    }
+    if otel.tracing.enabled
+        && let Some(index) = otel.tracing.exporters.iter().position(|e| e.enabled)
+    {
+        return Err(Error::missing_feature(
+            format!("observability.opentelemetry.tracing.exporters[{index}]"),
+            "a span exporter",
+            "otlp",
+        ));
+    }
+    if otel.metrics.enabled
+        && let Some(index) = otel
+            .metrics
+            .exporters
+            .iter()
+            .position(|e| e.enabled && e.kind != crate::config::MetricsExporterKind::Prometheus)
+    {
+        return Err(Error::missing_feature(
+            format!("observability.opentelemetry.metrics.exporters[{index}]"),
+            "a pushed metrics exporter",
+            "otlp",
+        ));
+    }
+    Ok(())
+}
+
+/// The layers of `logging` for a stack on `S`, the exported spans' first.
+fn logs<S>(
+    config: &Config,
+    writer: Option<&SharedWriter>,
+    #[cfg(feature = "otlp")] export: Option<&crate::export::Export>,
+) -> Result<Vec<crate::trace::BoxedLayer<S>>, Error>
+where
+    S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync + 'static,
+{
+    #[cfg(feature = "otlp")]
+    let exported = export
+        .and_then(crate::export::Export::layer::<S>)
+        .map(|layer| Box::new(layer) as crate::trace::BoxedLayer<S>);
+    #[cfg(not(feature = "otlp"))]
+    let exported = None;
+    let logging = &config.observability.logging;
+    match writer {
+        Some(writer) => crate::trace::layers(logging, writer.clone(), false, exported),
+        None => {
+            let (writer, ansi) = crate::trace::output(logging);
+            crate::trace::layers(logging, writer, ansi, exported)
         }
     }
 }
 
-fn install(config: &Config, build: Option<&metrics::BuildInfo>) -> Result<Guard, Error> {
+fn install<S>(
+    config: Config,
+    build: Option<metrics::BuildInfo>,
+    writer: Option<SharedWriter>,
+) -> Result<(Vec<crate::trace::BoxedLayer<S>>, Guard, Notes), Error>
+where
+    S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync + 'static,
+{
     // The service name first: the default registry's first use (below, or in the
     // subscriber's sampling counter) gives every observed function its labels.
     if let Some(name) = config.service_name() {
         crate::set_service_name(name);
     }
-    // Fallible steps next; the global subscriber, which cannot be undone, last.
-    let resource_name = service_name(config).unwrap_or_else(unknown_service);
-    let export = crate::export::install(config, &resource_name)?;
-    let subscriber = crate::trace::subscriber(
-        &config.observability.logging,
-        export.as_ref().and_then(crate::export::Export::layer),
+    let resource_name = service_name(&config).unwrap_or_else(unknown_service);
+    #[cfg(feature = "otlp")]
+    let export = crate::export::install(&config, &resource_name)?;
+    #[cfg(not(feature = "otlp"))]
+    check_export(&config, &resource_name)?;
+    let layers = logs(
+        &config,
+        writer.as_ref(),
+        #[cfg(feature = "otlp")]
+        export.as_ref(),
     )?;
     let registry = metrics::default_registry();
     let metrics_config = &config.observability.opentelemetry.metrics;
@@ -158,104 +364,125 @@ fn install(config: &Config, build: Option<&metrics::BuildInfo>) -> Result<Guard,
     }
     if metrics_config.system_metrics {
         metrics::register_process_metrics(registry)?;
-        build_info(config, build).register(registry)?;
+        build_info(&config, build.as_ref()).register(registry)?;
     }
     // The endpoint: its credentials and checks are read now, its address bound now, so
     // a mistake stops `init()`.
-    let prometheus = &config.observability.prometheus;
-    let endpoint = if prometheus.enabled {
-        Some(crate::endpoint::Endpoint::from_config(config)?)
-    } else {
-        None
-    };
-    let server = match (&endpoint, prometheus.listen) {
-        (Some(endpoint), Some(address)) => Some(crate::endpoint::Server::start(
-            endpoint,
-            address,
-            prometheus.request_timeout,
-            prometheus.tls.as_ref(),
-        )?),
-        _ => None,
-    };
-    let log_level = subscriber.max_level_hint();
-    tracing::subscriber::set_global_default(subscriber).map_err(|_| Error::Install {
-        what: "logging",
-        reason: "another global tracing subscriber is already set; remove its \
-                 initialisation (rustform installs one from logging in rustform.yml)"
-            .to_owned(),
-    })?;
+    #[cfg(feature = "endpoint")]
+    let (endpoint, server) = crate::endpoint::start(&config)?;
+    #[cfg(not(feature = "endpoint"))]
+    if config.observability.prometheus.listen.is_some() {
+        return Err(Error::missing_feature(
+            "observability.prometheus.listen",
+            "the endpoint's own server",
+            "endpoint",
+        ));
+    }
+    #[cfg(feature = "endpoint")]
+    let address = server.as_ref().map(|s| s.address);
+    #[cfg(not(feature = "endpoint"))]
+    let address: Option<std::net::SocketAddr> = None;
+
     crate::trace::use_as_exemplar_source();
-    crate::export::set_logs(tracing::dispatcher::get_default(Clone::clone));
-    let otel = &config.observability.opentelemetry;
-    match &export {
-        Some(export) => export.activate(&otel.tracing.propagators),
-        None if otel.enabled => crate::export::install_propagators(&otel.tracing.propagators),
-        None => {}
-    }
-    // Libraries that log through the `log` crate reach the same logs, up to the most
-    // verbose level the filter lets through.
-    let log_bridge = log_level
-        .map(|level| tracing_log::AsLog::as_log(&level))
-        .unwrap_or(tracing_log::log::LevelFilter::Trace);
-    if tracing_log::LogTracer::builder()
-        .with_max_level(log_bridge)
-        .init()
-        .is_err()
+    #[cfg(feature = "otel")]
     {
-        tracing::warn!(
-            target: "rustform",
-            "a `log` logger is already set, so records of the `log` crate go to it, not to these logs"
-        );
+        let otel = &config.observability.opentelemetry;
+        #[cfg(feature = "otlp")]
+        if let Some(export) = &export {
+            export.activate(&otel.tracing.propagators);
+        } else if otel.enabled {
+            crate::trace::install_propagators(&otel.tracing.propagators);
+        }
+        #[cfg(not(feature = "otlp"))]
+        if otel.enabled {
+            crate::trace::install_propagators(&otel.tracing.propagators);
+        }
     }
-    for warning in config.warnings() {
-        tracing::warn!(target: "rustform::config", "{warning}");
-    }
-    if let Some(problem) = business_problem {
-        tracing::warn!(target: "rustform::config", "{problem}");
-    }
-    tracing::debug!(
-        target: "rustform",
-        service_name = config.service_name().unwrap_or_default(),
-        "rustform installed"
-    );
+    #[cfg(feature = "endpoint")]
     if let Some(endpoint) = &endpoint {
         endpoint.install();
     }
     // `ObserveLayer::new()` reads `prometheus.metrics.http` from here.
-    crate::http::install(config);
-    let address = server.as_ref().map(|s| s.address);
-    if let Some(address) = address {
-        tracing::info!(target: "rustform::endpoint", %address, path = %prometheus.endpoint, "serving metrics and health checks");
+    #[cfg(feature = "http")]
+    crate::http::install(&config);
+
+    // What is said once the program's subscriber exists: the configuration's warnings,
+    // and where the endpoint listens. The exporters report through it too.
+    let mut notes: Vec<String> = config.warnings().iter().map(|w| w.to_string()).collect();
+    if let Some(problem) = business_problem {
+        notes.push(problem.to_string());
     }
-    let instances = &config.scaling.instances;
-    let state = Arc::new(Mutex::new(Some(Installed { export, server })));
-    if address.is_some() {
-        // With its own server, the process shuts down gracefully on SIGTERM and SIGINT.
-        crate::endpoint::on_signal(
-            state.clone(),
-            instances.shutdown_timeout,
-            instances.drain_timeout,
-        );
-    }
-    Ok(Guard {
-        shutdown_timeout: instances.shutdown_timeout,
-        drain_timeout: instances.drain_timeout,
-        endpoint: address,
-        state,
-    })
+    let notes = Notes {
+        warnings: notes,
+        service: config.service_name().unwrap_or_default().to_owned(),
+        address,
+        metrics_path: config.observability.prometheus.endpoint.clone(),
+    };
+    let guard = Guard::new(
+        &config,
+        Installed {
+            #[cfg(feature = "otlp")]
+            export,
+            #[cfg(feature = "endpoint")]
+            server,
+        },
+        address,
+    );
+    Ok((layers, guard, notes))
 }
 
-/// Shuts down what `state` holds on a signal, then ends the process as the signal would
-/// have: exit status 128 + its number.
-pub(crate) fn shut_down_on_signal(
-    state: &Mutex<Option<Installed>>,
-    signal: i32,
-    timeout: Duration,
-    drain: Duration,
-) -> ! {
-    tracing::info!(target: "rustform", signal, "shutting down gracefully");
-    shut_down(state, timeout, drain);
-    std::process::exit(128 + signal)
+/// What is said once the program's subscriber exists: the configuration's warnings, and
+/// where the endpoint listens.
+struct Notes {
+    warnings: Vec<String>,
+    service: String,
+    address: Option<std::net::SocketAddr>,
+    metrics_path: String,
+}
+
+impl Notes {
+    fn log(&self) {
+        for warning in &self.warnings {
+            tracing::warn!(target: "rustform::config", "{warning}");
+        }
+        tracing::debug!(target: "rustform", service_name = self.service, "rustform installed");
+        if let Some(address) = self.address {
+            tracing::info!(
+                target: "rustform::endpoint",
+                %address,
+                path = %self.metrics_path,
+                "serving metrics and health checks"
+            );
+        }
+    }
+}
+
+/// A layer that runs a closure once, when the subscriber it is part of becomes a
+/// `Dispatch` (set as the global default, or with `with_default`). It sits beside the
+/// `Vec` of layers, not in it: a `Vec` does not pass `on_register_dispatch` on. The
+/// closure runs while `tracing` holds its registry of dispatchers, so it must not emit
+/// events or spans.
+struct OnRegister(Mutex<Option<OnDispatch>>);
+
+/// What [`OnRegister`] runs.
+type OnDispatch = Box<dyn FnOnce(&tracing::Dispatch) + Send>;
+
+impl OnRegister {
+    fn new(run: impl FnOnce(&tracing::Dispatch) + Send + 'static) -> OnRegister {
+        OnRegister(Mutex::new(Some(Box::new(run))))
+    }
+}
+
+impl<S: Subscriber> Layer<S> for OnRegister {
+    fn on_register_dispatch(&self, dispatch: &tracing::Dispatch) {
+        let run = match self.0.lock() {
+            Ok(mut run) => run.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        if let Some(run) = run {
+            run(dispatch);
+        }
+    }
 }
 
 /// The service name rustform resolved: set in code, else the configuration's (after
@@ -349,6 +576,7 @@ fn crate_version(service_name: &str) -> Option<String> {
 pub struct ObservabilityBuilder {
     source: Source,
     build: Option<metrics::BuildInfo>,
+    writer: Option<SharedWriter>,
     env: Option<Lookup>,
     overrides: Vec<Override>,
 }
@@ -427,6 +655,19 @@ impl ObservabilityBuilder {
         self
     }
 
+    /// Writes log lines through `writer` (anything that makes an `io::Write` per event,
+    /// as [`MakeWriter`](crate::trace::MakeWriter) says: a file, a pipe, a buffer in a
+    /// test) instead of to `logging.output`, without colours.
+    pub fn log_writer<W>(mut self, writer: W) -> Self
+    where
+        W: for<'w> crate::trace::MakeWriter<'w> + Send + Sync + 'static,
+    {
+        self.writer = Some(SharedWriter(Arc::new(
+            tracing_subscriber::fmt::writer::BoxMakeWriter::new(writer),
+        )));
+        self
+    }
+
     /// Turns the built-in `process_*` and `build_info` metrics on or off.
     pub fn system_metrics(self, on: bool) -> Self {
         self.configure(move |c| c.observability.opentelemetry.metrics.system_metrics = on)
@@ -462,6 +703,7 @@ impl ObservabilityBuilder {
         Ok(Observability {
             config,
             build: self.build,
+            writer: self.writer,
         })
     }
 
@@ -487,37 +729,134 @@ fn load(path: &Path, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, 
 /// What was installed, until shutdown.
 pub(crate) struct Installed {
     /// The exporters, when OpenTelemetry export is configured.
+    #[cfg(feature = "otlp")]
     export: Option<crate::export::Export>,
     /// The endpoint's server, when `prometheus.listen` names an address.
+    #[cfg(feature = "endpoint")]
     server: Option<crate::endpoint::Server>,
 }
 
 /// Keeps rustform installed. Dropping it, or calling [`shutdown`](Guard::shutdown),
 /// flushes and shuts down what was installed, once; logging stays on so messages
 /// written after shutdown are not lost.
+///
+/// rustform never ends the process and watches no signal unless asked: the program's
+/// `main` decides. For a graceful shutdown on SIGTERM, give
+/// [`shutdown_signal`](Guard::shutdown_signal) to the program's own server and let the
+/// guard drop when it returns:
+///
+/// 1. on SIGTERM (or SIGINT; Ctrl-C off unix), readiness turns off: `/readyz` answers
+///    503 while every other route keeps answering;
+/// 2. the program's server drains its in-flight requests (within `drain_timeout` with
+///    [`drain`](Guard::drain));
+/// 3. the guard drops: rustform's own endpoint, which served the last scrapes, stops,
+///    then the exporters flush, all within `shutdown_timeout` of the signal;
+/// 4. `main` returns with the program's own exit code.
+///
+/// ```no_run
+/// # #[cfg(feature = "endpoint")]
+/// #[tokio::main]
+/// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let guard = rustform::init()?;
+///     let app = axum::Router::new().route("/", axum::routing::get(|| async { "hello" }));
+///     let listener = tokio::net::TcpListener::bind("0.0.0.0:3000").await?;
+///     let server = axum::serve(listener, app).with_graceful_shutdown(guard.shutdown_signal());
+///     guard.drain(server).await.transpose()?;
+///     Ok(())
+/// }
+/// # #[cfg(not(feature = "endpoint"))]
+/// # fn main() {}
+/// ```
 #[must_use = "dropping the guard shuts rustform down: bind it, `let _guard = rustform::init()?;`"]
 pub struct Guard {
     shutdown_timeout: Duration,
     drain_timeout: Duration,
     endpoint: Option<std::net::SocketAddr>,
     state: Arc<Mutex<Option<Installed>>>,
+    begun: Arc<Begun>,
 }
 
 impl fmt::Debug for Guard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Guard")
             .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("drain_timeout", &self.drain_timeout)
             .field("shut_down", &self.is_shut_down())
             .finish()
     }
 }
 
 impl Guard {
-    /// Exports what is pending (spans, then a last push of the metrics) and stops the
-    /// exporters, all within `timeout`; spans that cannot be sent by then are dropped and
-    /// counted. Returns `false` if it was already shut down (a second call does nothing).
+    fn new(config: &Config, installed: Installed, endpoint: Option<std::net::SocketAddr>) -> Guard {
+        let instances = &config.scaling.instances;
+        Guard {
+            shutdown_timeout: instances.shutdown_timeout,
+            drain_timeout: instances.drain_timeout,
+            endpoint,
+            state: Arc::new(Mutex::new(Some(installed))),
+            begun: Arc::new(Begun::default()),
+        }
+    }
+
+    /// A future that resolves when shutdown begins: on SIGTERM or SIGINT on unix, on
+    /// Ctrl-C elsewhere, or when [`begin_shutdown`](Guard::begin_shutdown) is called.
+    /// Readiness turns off before it resolves, so `/readyz` answers 503 while the
+    /// server it stops drains. Give it to `axum::serve(..).with_graceful_shutdown(..)`
+    /// (or hyper-util's `GracefulShutdown`); call it again for each server.
+    ///
+    /// It watches the signals only while it is polled, inside the program's Tokio
+    /// runtime; a program that never asks for it keeps the default signal handling.
+    #[cfg(feature = "signal")]
+    pub fn shutdown_signal(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let begun = self.begun.clone();
+        async move {
+            tokio::select! {
+                cause = crate::shutdown::termination() => {
+                    begun.begin(cause);
+                }
+                () = begun.wait() => {}
+            }
+        }
+    }
+
+    /// Runs `server` (a server with graceful shutdown, such as
+    /// `axum::serve(..).with_graceful_shutdown(guard.shutdown_signal())`) to its end, but
+    /// no longer than `scaling.instances.drain_timeout` after shutdown begins: `None`
+    /// when the drain ran out of time and the server was dropped with requests still in
+    /// flight.
+    #[cfg(feature = "signal")]
+    pub async fn drain<F: std::future::IntoFuture>(&self, server: F) -> Option<F::Output> {
+        let server = server.into_future();
+        let mut server = std::pin::pin!(server);
+        tokio::select! {
+            output = &mut server => return Some(output),
+            () = self.begun.wait() => {}
+        }
+        let output = tokio::time::timeout(self.drain_timeout, server).await.ok();
+        if output.is_none() {
+            tracing::warn!(
+                target: "rustform",
+                drain_timeout_ms = self.drain_timeout.as_millis() as u64,
+                "requests still in flight at the end of the drain were dropped"
+            );
+        }
+        output
+    }
+
+    /// Begins shutdown without a signal, as a signal would: readiness off, and every
+    /// [`shutdown_signal`](Guard::shutdown_signal) future resolves. Returns `false` if
+    /// shutdown had begun already.
+    pub fn begin_shutdown(&self) -> bool {
+        self.begun.begin("requested")
+    }
+
+    /// Shuts down now, within `timeout`: readiness off, rustform's endpoint drains and
+    /// stops, then what is pending is exported (spans, then a last push of the metrics)
+    /// and the exporters stop; spans that cannot be sent by then are dropped and
+    /// counted. Returns `false` if it was already shut down (a second call does
+    /// nothing).
     pub fn shutdown(&self, timeout: Duration) -> bool {
-        shut_down(&self.state, timeout, self.drain_timeout)
+        self.shut_down(Instant::now() + timeout)
     }
 
     /// The address the endpoint's own server listens on, when `prometheus.listen` named
@@ -534,12 +873,15 @@ impl Guard {
             Ok(state) => state,
             Err(poisoned) => poisoned.into_inner(),
         };
-        let Some(installed) = state.as_ref() else {
+        let Some(_installed) = state.as_ref() else {
             return false;
         };
-        if let Some(export) = &installed.export {
+        #[cfg(feature = "otlp")]
+        if let Some(export) = &_installed.export {
             export.flush(Instant::now() + timeout);
         }
+        #[cfg(not(feature = "otlp"))]
+        let _ = timeout;
         flush_output();
         true
     }
@@ -551,40 +893,46 @@ impl Guard {
             Err(poisoned) => poisoned.into_inner().is_none(),
         }
     }
+
+    /// The graceful shutdown, once: readiness off, rustform's endpoint keeps answering
+    /// until its in-flight requests finish (within `drain_timeout` of the start), then
+    /// stops; then the exporters flush; all by `deadline`.
+    fn shut_down(&self, deadline: Instant) -> bool {
+        let installed = match self.state.lock() {
+            Ok(mut state) => state.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        let Some(_installed) = installed else {
+            return false;
+        };
+        self.begun.begin("shutdown");
+        #[cfg(feature = "endpoint")]
+        if let Some(mut server) = _installed.server {
+            let started = self.begun.at().unwrap_or_else(Instant::now);
+            let drain = (started + self.drain_timeout).max(Instant::now());
+            server.stop(drain, deadline);
+        }
+        #[cfg(feature = "otlp")]
+        if let Some(export) = _installed.export {
+            export.shutdown(deadline);
+        }
+        flush_output();
+        tracing::debug!(
+            target: "rustform",
+            remaining_ms = deadline.saturating_duration_since(Instant::now()).as_millis() as u64,
+            "rustform shut down"
+        );
+        true
+    }
 }
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        self.shutdown(self.shutdown_timeout);
+        // Within `shutdown_timeout` of the start of shutdown: after a signal, the
+        // program's own drain has used part of it.
+        let started = self.begun.at().unwrap_or_else(Instant::now);
+        self.shut_down(started + self.shutdown_timeout);
     }
-}
-
-/// The graceful shutdown, once: `/readyz` answers 503, in-flight requests get
-/// `drain` to finish, the server stops, then the exporters flush; all within `timeout`.
-fn shut_down(state: &Mutex<Option<Installed>>, timeout: Duration, drain: Duration) -> bool {
-    let installed = match state.lock() {
-        Ok(mut state) => state.take(),
-        Err(poisoned) => poisoned.into_inner().take(),
-    };
-    let Some(installed) = installed else {
-        return false;
-    };
-    let start = Instant::now();
-    let deadline = start + timeout;
-    crate::health::set_ready(false);
-    if let Some(mut server) = installed.server {
-        server.stop(start + drain, deadline);
-    }
-    if let Some(export) = installed.export {
-        export.shutdown(deadline);
-    }
-    flush_output();
-    tracing::debug!(
-        target: "rustform",
-        remaining_ms = deadline.saturating_duration_since(Instant::now()).as_millis() as u64,
-        "rustform shut down"
-    );
-    true
 }
 
 fn flush_output() {

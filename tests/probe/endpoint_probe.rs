@@ -124,12 +124,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
             }
         }
-        // Serves until a signal ends the process.
+        // Works until SIGTERM begins shutdown, as a worker with no server of its own;
+        // then the guard drains the endpoint and main returns.
         "serve" => {
-            for id in 0.. {
-                handle_request(id)?;
-                std::thread::sleep(Duration::from_millis(10));
-            }
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let work = async {
+                    for id in 0.. {
+                        if handle_request(id).is_err() {
+                            break;
+                        }
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                };
+                tokio::select! {
+                    () = work => {}
+                    () = guard.shutdown_signal() => eprintln!("shutdown: begun"),
+                }
+            });
         }
         _ => return Err(format!("unknown scenario {scenario:?}").into()),
     }

@@ -6,6 +6,7 @@ pub mod log_capture;
 pub mod metrics_server;
 pub mod openmetrics;
 pub mod otlp_collector;
+pub mod pki;
 pub mod prometheus_server;
 
 use std::io::Write;
@@ -35,6 +36,25 @@ fn find(tool: &str) -> PathBuf {
                  ./scripts/test as root, which installs it)"
             )
         })
+}
+
+/// The binary of the example `name`, which `./scripts/test` builds (`cargo test` builds
+/// examples only as test harnesses). Panics saying how to build it when it is missing.
+pub fn example_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test's path");
+    let profile = exe
+        .parent()
+        .and_then(std::path::Path::parent)
+        .expect("the test runs from <target>/<profile>/deps");
+    let binary = profile
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        binary.is_file(),
+        "{} is missing: run `cargo build --example {name}` (./scripts/test does)",
+        binary.display()
+    );
+    binary
 }
 
 /// Runs `command` to its end; returns whether it succeeded and its stdout and stderr.

@@ -591,6 +591,8 @@ pub mod rpc {
 /// documentation. Dropping it stops its servers and its runtime.
 pub struct Collector {
     shared: Arc<Shared>,
+    /// With TLS (`start_tls`): every connection's handshake first.
+    tls: Option<tokio_rustls::TlsAcceptor>,
     runtime: Option<tokio::runtime::Runtime>,
     grpc_addr: SocketAddr,
     http_addr: SocketAddr,
@@ -615,6 +617,19 @@ impl Collector {
 
     /// Starts a collector on ephemeral loopback ports.
     pub fn try_start() -> io::Result<Collector> {
+        Collector::start_with(None)
+    }
+
+    /// Starts a collector whose gRPC and HTTP ports speak TLS with `config` (HTTP/2 and
+    /// HTTP/1.1 by ALPN); its endpoints are `https://`. Failed handshakes are counted
+    /// ([`handshake_failures`](Collector::handshake_failures)).
+    pub fn start_tls(mut config: rustls::ServerConfig) -> Collector {
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        Collector::start_with(Some(acceptor)).expect("the test OTLP collector starts on 127.0.0.1")
+    }
+
+    fn start_with(tls: Option<tokio_rustls::TlsAcceptor>) -> io::Result<Collector> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("otlp-collector")
@@ -624,6 +639,7 @@ impl Collector {
         let http = bind(0)?;
         let collector = Collector {
             shared: Arc::new(Shared::default()),
+            tls,
             grpc_addr: grpc.local_addr()?,
             http_addr: http.local_addr()?,
             runtime: Some(runtime),
@@ -633,30 +649,43 @@ impl Collector {
         Ok(collector)
     }
 
-    /// The gRPC endpoint, `http://127.0.0.1:PORT`.
+    /// `http`, or `https` with TLS.
+    fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
+    }
+
+    /// The gRPC endpoint, `http://127.0.0.1:PORT` (`https://` with TLS).
     pub fn grpc_endpoint(&self) -> String {
-        format!("http://{}", self.grpc_addr)
+        format!("{}://{}", self.scheme(), self.grpc_addr)
     }
 
     /// The OTLP/HTTP base endpoint, `http://127.0.0.1:PORT` (signals at `/v1/traces` and
     /// `/v1/metrics`).
     pub fn http_endpoint(&self) -> String {
-        format!("http://{}", self.http_addr)
+        format!("{}://{}", self.scheme(), self.http_addr)
     }
 
     /// The full OTLP/HTTP traces URL.
     pub fn traces_url(&self) -> String {
-        format!("http://{}/v1/traces", self.http_addr)
+        format!("{}/v1/traces", self.http_endpoint())
     }
 
     /// The full OTLP/HTTP metrics URL.
     pub fn metrics_url(&self) -> String {
-        format!("http://{}/v1/metrics", self.http_addr)
+        format!("{}/v1/metrics", self.http_endpoint())
     }
 
     /// The full Zipkin v2 URL, `http://127.0.0.1:PORT/api/v2/spans`.
     pub fn zipkin_endpoint(&self) -> String {
-        format!("http://{}/api/v2/spans", self.http_addr)
+        format!("{}/api/v2/spans", self.http_endpoint())
+    }
+
+    /// How many TLS handshakes failed (a client that does not trust the certificate, or
+    /// presents none when one is required).
+    pub fn handshake_failures(&self) -> usize {
+        self.shared
+            .handshake_failures
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The gRPC listening address.
@@ -937,8 +966,20 @@ impl Collector {
         };
         let alive = Arc::new(());
         let running = Running {
-            grpc: runtime.spawn(serve(grpc, grpc_router(&self.shared), alive.clone())),
-            http: runtime.spawn(serve(http, http_router(&self.shared), alive.clone())),
+            grpc: runtime.spawn(serve(
+                grpc,
+                grpc_router(&self.shared),
+                self.tls.clone(),
+                self.shared.clone(),
+                alive.clone(),
+            )),
+            http: runtime.spawn(serve(
+                http,
+                http_router(&self.shared),
+                self.tls.clone(),
+                self.shared.clone(),
+                alive.clone(),
+            )),
             alive,
         };
         *lock(&self.running) = Some(running);
@@ -983,6 +1024,7 @@ impl fmt::Debug for Collector {
 struct Shared {
     records: Mutex<Records>,
     changed: Condvar,
+    handshake_failures: std::sync::atomic::AtomicUsize,
 }
 
 #[derive(Default)]
@@ -1262,7 +1304,13 @@ fn bind_retrying(port: u16) -> io::Result<StdTcpListener> {
 /// Accepts connections and serves each with `app` (HTTP/1.1 or HTTP/2, detected). The
 /// connection tasks live in a `JoinSet` owned by this future, so aborting the task closes
 /// the listener and every connection at once.
-async fn serve(listener: StdTcpListener, app: Router, alive: Arc<()>) {
+async fn serve(
+    listener: StdTcpListener,
+    app: Router,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    shared: Arc<Shared>,
+    alive: Arc<()>,
+) {
     let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
         return;
     };
@@ -1274,11 +1322,27 @@ async fn serve(listener: StdTcpListener, app: Router, alive: Arc<()>) {
                     let _ = stream.set_nodelay(true);
                     let service = TowerToHyperService::new(app.clone());
                     let alive = alive.clone();
+                    let tls = tls.clone();
+                    let shared = shared.clone();
                     connections.spawn(async move {
                         let _alive = alive;
                         let builder = auto::Builder::new(TokioExecutor::new());
                         // A client that goes away mid-request is not the collector's error.
-                        let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                        match tls {
+                            None => {
+                                let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                            }
+                            Some(acceptor) => match acceptor.accept(stream).await {
+                                Ok(stream) => {
+                                    let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                                }
+                                Err(_) => {
+                                    shared
+                                        .handshake_failures
+                                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                }
+                            },
+                        }
                     });
                 }
                 // E.g. too many open files: back off instead of spinning.

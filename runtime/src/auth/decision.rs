@@ -186,6 +186,7 @@ pub struct ClientId {
 }
 
 /// The longest client id kept from a JWT claim.
+#[cfg(feature = "jwt")]
 const MAX_CLIENT_LEN: usize = 64;
 
 impl ClientId {
@@ -218,6 +219,7 @@ impl ClientId {
 
     /// A client named by a verified claim: printable, without spaces or quotes, at most
     /// 64 characters, so it is safe in a log line and a label.
+    #[cfg(feature = "jwt")]
     pub(crate) fn from_claim(claim: &str) -> ClientId {
         let name: String = claim
             .chars()

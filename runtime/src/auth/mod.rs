@@ -41,11 +41,12 @@
 //! ```
 
 mod decision;
+#[cfg(feature = "jwt")]
 mod jwt;
 mod secret;
 mod store;
 
-#[cfg(test)]
+#[cfg(all(test, feature = "jwt"))]
 mod tests;
 
 use std::fmt;
@@ -56,11 +57,13 @@ use http::{HeaderMap, HeaderName};
 use subtle::Choice;
 
 pub use decision::{ClientId, Decision, DenyStatus, FailureReason};
+#[cfg(feature = "jwt")]
 pub use jwt::{Claims, MetricsTokenManager};
 pub use store::{IssuedToken, TokenInfo, TokenStatus, TokenStore};
 
 use crate::Error;
 use crate::config::{AuthMethod, Authentication};
+#[cfg(feature = "jwt")]
 use jwt::JwtVerifier;
 use secret::Digest;
 
@@ -95,6 +98,7 @@ enum Scheme {
     /// `<header>: <token>`, a static or stored token.
     ApiKey { header: HeaderName, tokens: Tokens },
     /// `<header>: Bearer <jwt>`.
+    #[cfg(feature = "jwt")]
     Jwt {
         header: HeaderName,
         verifier: Box<JwtVerifier>,
@@ -174,6 +178,15 @@ impl Authenticator {
                 header: header(auth.header_name.as_deref(), "X-API-Key", "header_name")?,
                 tokens: tokens(auth, env)?,
             },
+            #[cfg(not(feature = "jwt"))]
+            AuthMethod::Jwt => {
+                return Err(Error::missing_feature(
+                    "observability.prometheus.authentication.method",
+                    "JWT authentication",
+                    "jwt",
+                ));
+            }
+            #[cfg(feature = "jwt")]
             AuthMethod::Jwt => {
                 let Some(jwt) = &auth.jwt else {
                     return Err(install_error(
@@ -218,6 +231,7 @@ impl Authenticator {
                 Ok(token) => self.opaque(tokens, token),
                 Err(reason) => Decision::unauthorized(reason, None),
             },
+            #[cfg(feature = "jwt")]
             Scheme::Jwt { header, verifier } => {
                 match bearer(headers, header).and_then(|token| verifier.verify(token)) {
                     Ok(claims) => {
@@ -303,6 +317,7 @@ impl fmt::Debug for Authenticator {
                     .field("static_tokens", &tokens.hashes.len())
                     .field("token_store", &tokens.store.as_ref().map(TokenStore::path))
             }
+            #[cfg(feature = "jwt")]
             Scheme::Jwt { header, verifier } => s
                 .field("method", &"jwt")
                 .field("header", header)

@@ -20,26 +20,28 @@
 //! `rustform_endpoint_rate_limited_total` and times
 //! `rustform_endpoint_scrape_duration_seconds`.
 
+#[cfg(feature = "auth")]
 mod limits;
 mod server;
-mod tls;
 
-use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, LazyLock, OnceLock};
 use std::time::Instant;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::Error;
+#[cfg(feature = "auth")]
 use crate::auth::{Authenticator, Decision, DenyStatus};
 use crate::config::Config;
 use crate::health::{self, Checks};
-use crate::metrics::{Counter, CounterVec, Histogram, LabelSet, default_registry};
+#[cfg(feature = "auth")]
+use crate::metrics::{Counter, CounterVec, LabelSet};
+use crate::metrics::{Histogram, default_registry};
 pub(crate) use server::Server;
 
 /// The endpoint of a configuration: its routes, authentication, limits and checks.
@@ -62,8 +64,10 @@ struct Shared {
     health_path: String,
     health_enabled: bool,
     health_requires_auth: bool,
+    #[cfg(feature = "auth")]
     auth: Authenticator,
     auth_enabled: bool,
+    #[cfg(feature = "auth")]
     limits: limits::Limits,
     checks: Checks,
     version: String,
@@ -75,7 +79,7 @@ impl std::fmt::Debug for Shared {
         f.debug_struct("Endpoint")
             .field("metrics_path", &self.metrics_path)
             .field("health_path", &self.health_path)
-            .field("auth", &self.auth)
+            .field("auth_enabled", &self.auth_enabled)
             .finish_non_exhaustive()
     }
 }
@@ -117,15 +121,26 @@ impl Endpoint {
     pub fn from_config(config: &Config) -> Result<Endpoint, Error> {
         let prometheus = &config.observability.prometheus;
         let auth_config = &prometheus.authentication;
+        #[cfg(feature = "auth")]
         let auth = if auth_config.enabled {
             Authenticator::from_config(auth_config, &crate::config::process_env)?
         } else {
             Authenticator::none()
         };
+        #[cfg(not(feature = "auth"))]
+        if auth_config.enabled {
+            return Err(Error::missing_feature(
+                "observability.prometheus.authentication.enabled",
+                "authentication",
+                "auth",
+            ));
+        }
         let health = &config.observability.health;
         // The endpoint's own series exist from the start, at zero, as Prometheus advises.
+        #[cfg(feature = "auth")]
         LazyLock::force(&RATE_LIMITED);
         LazyLock::force(&SCRAPE_DURATION);
+        #[cfg(feature = "auth")]
         for reason in crate::auth::FailureReason::ALL {
             AUTH_FAILURES.with(&FailureLabels {
                 reason: reason.as_str(),
@@ -137,8 +152,10 @@ impl Endpoint {
                 health_path: health.endpoint.clone(),
                 health_enabled: health.enabled,
                 health_requires_auth: health.require_authentication,
+                #[cfg(feature = "auth")]
                 auth,
                 auth_enabled: auth_config.enabled,
+                #[cfg(feature = "auth")]
                 limits: limits::Limits::new(&auth_config.rate_limit)?,
                 checks: Checks::from_config(health)?,
                 version: config.service_version().unwrap_or_default().to_owned(),
@@ -169,61 +186,44 @@ impl Endpoint {
     /// Makes this the endpoint [`router()`] returns.
     pub(crate) fn install(&self) {
         let _ = INSTALLED.set(self.clone());
+        #[cfg(feature = "auth")]
         limits::start_eviction(&self.state.limits);
     }
 }
 
-/// Waits for SIGTERM or SIGINT on a thread of its own, then shuts `state` down
-/// gracefully and ends the process (see `Guard::shutdown`).
-pub(crate) fn on_signal(
-    state: Arc<std::sync::Mutex<Option<crate::observability::Installed>>>,
-    timeout: std::time::Duration,
-    drain: std::time::Duration,
-) {
-    let _ = std::thread::Builder::new()
-        .name("rustform-signals".into())
-        .spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            let signal = runtime.block_on(async {
-                use tokio::signal::unix::{SignalKind, signal};
-                let (Ok(mut terminate), Ok(mut interrupt)) = (
-                    signal(SignalKind::terminate()),
-                    signal(SignalKind::interrupt()),
-                ) else {
-                    return None;
-                };
-                tokio::select! {
-                    _ = terminate.recv() => Some(15),
-                    _ = interrupt.recv() => Some(2),
-                }
-            });
-            drop(runtime);
-            if let Some(signal) = signal {
-                crate::observability::shut_down_on_signal(&state, signal, timeout, drain);
-            }
-        });
+/// The endpoint `config` describes, when `prometheus.enabled`, and its own server, when
+/// `prometheus.listen` names an address (bound now, so a mistake stops `init()`).
+pub(crate) fn start(config: &Config) -> Result<(Option<Endpoint>, Option<Server>), Error> {
+    let prometheus = &config.observability.prometheus;
+    if !prometheus.enabled {
+        return Ok((None, None));
+    }
+    let endpoint = Endpoint::from_config(config)?;
+    let server = match prometheus.listen {
+        Some(address) => Some(Server::start(
+            &endpoint,
+            address,
+            prometheus.request_timeout,
+            prometheus.tls.as_ref(),
+        )?),
+        None => None,
+    };
+    Ok((Some(endpoint), server))
 }
 
 /// The peer's address, when the server recorded it.
-fn peer(request: &Request) -> Option<SocketAddr> {
+#[cfg(feature = "auth")]
+fn peer(request: &Request) -> Option<std::net::SocketAddr> {
     request
         .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|info| info.0)
 }
 
 /// `/metrics`.
 async fn scrape(State(state): State<Arc<Shared>>, request: Request) -> Response {
     let started = Instant::now();
-    let path = request.uri().path().to_owned();
-    let peer = peer(&request);
-    let address = state.limits.client_address(peer, request.headers());
-    let response = match authorize(&state, request.headers(), address, &path) {
+    let response = match authorize(&state, &request) {
         Ok(()) => render(request.headers()),
         Err(response) => return response,
     };
@@ -237,10 +237,7 @@ async fn scrape(State(state): State<Arc<Shared>>, request: Request) -> Response 
 pub const CATALOG_PATH: &str = "/catalog";
 
 async fn catalog(State(state): State<Arc<Shared>>, request: Request) -> Response {
-    let path = request.uri().path().to_owned();
-    let peer = peer(&request);
-    let address = state.limits.client_address(peer, request.headers());
-    if let Err(response) = authorize(&state, request.headers(), address, &path) {
+    if let Err(response) = authorize(&state, &request) {
         return response;
     }
     match serde_json::to_vec(&crate::catalog()) {
@@ -251,17 +248,29 @@ async fn catalog(State(state): State<Arc<Shared>>, request: Request) -> Response
 
 /// Authentication and rate limits: `Ok` to serve, else the response to send.
 #[allow(clippy::result_large_err, reason = "the error is the response itself")]
-fn authorize(
-    state: &Shared,
-    headers: &HeaderMap,
-    address: Option<IpAddr>,
-    path: &str,
-) -> Result<(), Response> {
+fn authorize(state: &Shared, request: &Request) -> Result<(), Response> {
     // Without `authentication.enabled`, the endpoint is open and unlimited, as a plain
-    // Prometheus exporter is.
+    // Prometheus exporter is (and `from_config` refuses authentication without the
+    // `auth` feature).
     if !state.auth_enabled {
         return Ok(());
     }
+    #[cfg(not(feature = "auth"))]
+    {
+        let _ = request;
+        Ok(())
+    }
+    #[cfg(feature = "auth")]
+    authenticate(state, request)
+}
+
+/// The credential's decision, the rate limits and the audit events.
+#[cfg(feature = "auth")]
+#[allow(clippy::result_large_err, reason = "the error is the response itself")]
+fn authenticate(state: &Shared, request: &Request) -> Result<(), Response> {
+    let headers = request.headers();
+    let path = request.uri().path();
+    let address = state.limits.client_address(peer(request), headers);
     let shown_address = address.map(|a| a.to_string()).unwrap_or_default();
     match state.auth.authenticate(headers) {
         Decision::Allowed { client, .. } => {
@@ -336,6 +345,7 @@ fn authorize(
 }
 
 /// 429 with `Retry-After` in whole seconds, rounded up.
+#[cfg(feature = "auth")]
 fn too_many(wait: std::time::Duration) -> Response {
     let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     (
@@ -358,7 +368,7 @@ fn render(headers: &HeaderMap) -> Response {
         (registry.render(), TEXT)
     };
     let mut response = if accepts_gzip(headers) {
-        let mut response = Response::new(Body::from(crate::export::gzip(body.as_bytes())));
+        let mut response = Response::new(Body::from(crate::gzip::gzip(body.as_bytes())));
         response
             .headers_mut()
             .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
@@ -451,14 +461,10 @@ async fn readiness(State(state): State<Arc<Shared>>) -> Response {
 
 /// `/health`: every check, with the version and uptime.
 async fn health_report(State(state): State<Arc<Shared>>, request: Request) -> Response {
-    if state.health_requires_auth {
-        let address = state
-            .limits
-            .client_address(peer(&request), request.headers());
-        let path = request.uri().path().to_owned();
-        if let Err(response) = authorize(&state, request.headers(), address, &path) {
-            return response;
-        }
+    if state.health_requires_auth
+        && let Err(response) = authorize(&state, &request)
+    {
+        return response;
     }
     let report = state.checks.run().await;
     let status = if report.ready() && health::is_ready() {
@@ -477,10 +483,12 @@ fn json(status: StatusCode, body: String) -> Response {
 }
 
 /// The labels of the authentication failure counter.
+#[cfg(feature = "auth")]
 struct FailureLabels {
     reason: &'static str,
 }
 
+#[cfg(feature = "auth")]
 impl LabelSet for FailureLabels {
     const NAMES: &'static [&'static str] = &["reason"];
 
@@ -489,6 +497,7 @@ impl LabelSet for FailureLabels {
     }
 }
 
+#[cfg(feature = "auth")]
 static AUTH_FAILURES: LazyLock<CounterVec<FailureLabels>> = LazyLock::new(|| {
     let counter = CounterVec::new();
     register(
@@ -499,6 +508,7 @@ static AUTH_FAILURES: LazyLock<CounterVec<FailureLabels>> = LazyLock::new(|| {
     counter
 });
 
+#[cfg(feature = "auth")]
 static RATE_LIMITED: LazyLock<Counter> = LazyLock::new(|| {
     let counter = Counter::default();
     register(

@@ -49,7 +49,24 @@ impl Server {
         request_timeout: Duration,
         tls: Option<&crate::config::Tls>,
     ) -> Result<Server, Error> {
-        let tls = tls.map(super::tls::acceptor).transpose()?;
+        #[cfg(feature = "tls")]
+        let tls = match tls {
+            Some(tls) => Some(tokio_rustls::TlsAcceptor::from(Arc::new(
+                crate::tls::server_config(tls)?,
+            ))),
+            None => None,
+        };
+        #[cfg(not(feature = "tls"))]
+        let tls: Option<Acceptor> = match tls {
+            Some(_) => {
+                return Err(Error::missing_feature(
+                    "observability.prometheus.tls",
+                    "TLS for the endpoint's server",
+                    "tls",
+                ));
+            }
+            None => None,
+        };
         let error = |reason: String| Error::Install {
             what: "the endpoint",
             reason: format!("observability.prometheus.listen: {reason}"),
@@ -163,13 +180,19 @@ impl Drop for InFlight {
     }
 }
 
+/// What accepts TLS connections, in a build with the `tls` feature.
+#[cfg(feature = "tls")]
+type Acceptor = tokio_rustls::TlsAcceptor;
+#[cfg(not(feature = "tls"))]
+type Acceptor = std::convert::Infallible;
+
 /// The accept loop.
 async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     mut stopped: watch::Receiver<Option<Instant>>,
     request_timeout: Duration,
-    tls: Option<tokio_rustls::TlsAcceptor>,
+    tls: Option<Acceptor>,
 ) {
     let graceful = GracefulShutdown::new();
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -216,6 +239,9 @@ async fn serve(
                             let _ = connection.await;
                         });
                     }
+                    #[cfg(not(feature = "tls"))]
+                    Some(never) => match *never {},
+                    #[cfg(feature = "tls")]
                     Some(acceptor) => {
                         // The handshake has the request timeout too: a client that
                         // connects and says nothing cannot hold a task for ever.

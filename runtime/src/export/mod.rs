@@ -16,16 +16,15 @@ mod resource;
 mod retry;
 mod spans;
 mod stats;
+#[cfg(feature = "zipkin")]
 mod zipkin;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use opentelemetry::InstrumentationScope;
-use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
-use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_sdk::trace::{Sampler as SdkSampler, SdkTracer, SdkTracerProvider};
 use tokio::sync::mpsc;
@@ -35,7 +34,6 @@ use crate::config::{
     Config, MetricsExporterKind, Propagator, RootSampler, Sampler, TraceExporterKind,
 };
 use otlp::OtlpClient;
-pub(crate) use otlp::gzip;
 use retry::Failure;
 use spans::{QueueProcessor, SpanSink};
 use stats::{Signal, SpanStats};
@@ -54,10 +52,6 @@ pub(crate) enum Command {
         done: std::sync::mpsc::Sender<()>,
     },
 }
-
-/// The `tracing` layer that turns spans into OpenTelemetry spans.
-pub(crate) type OtelLayer =
-    tracing_opentelemetry::OpenTelemetryLayer<tracing_subscriber::Registry, SdkTracer>;
 
 /// What was installed for export, until shutdown.
 pub(crate) struct Export {
@@ -155,6 +149,11 @@ pub(crate) fn install(config: &Config, service_name: &str) -> Result<Option<Expo
                         SpanStats::new(name),
                     ))
                 }
+                #[cfg(not(feature = "zipkin"))]
+                TraceExporterKind::Zipkin => {
+                    return Err(Error::missing_feature(&what, "a Zipkin exporter", "zipkin"));
+                }
+                #[cfg(feature = "zipkin")]
                 TraceExporterKind::Zipkin => {
                     let sink = zipkin::ZipkinSink::new(&what, transport, service_name)?;
                     builder.with_span_processor(QueueProcessor::start(
@@ -232,8 +231,11 @@ pub(crate) fn install(config: &Config, service_name: &str) -> Result<Option<Expo
 
 impl Export {
     /// The layer that sends `tracing` spans to the exporters, if any span exporter is
-    /// configured.
-    pub(crate) fn layer(&self) -> Option<OtelLayer> {
+    /// configured: the `tracing-opentelemetry` layer, for a stack on any subscriber `S`.
+    pub(crate) fn layer<S>(&self) -> Option<tracing_opentelemetry::OpenTelemetryLayer<S, SdkTracer>>
+    where
+        S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    {
         let tracer = self.tracer.clone()?;
         Some(
             tracing_opentelemetry::OpenTelemetryLayer::new(tracer)
@@ -250,7 +252,7 @@ impl Export {
         if let Some(provider) = &self.provider {
             opentelemetry::global::set_tracer_provider(provider.clone());
         }
-        install_propagators(propagators);
+        crate::trace::install_propagators(propagators);
     }
 
     /// Exports everything pending and stops, within `deadline`. Spans that cannot be
@@ -305,20 +307,6 @@ impl Drop for Export {
             crate::trace::gate::open();
         }
     }
-}
-
-/// Installs the W3C propagators the configuration lists, globally.
-pub(crate) fn install_propagators(propagators: &[Propagator]) {
-    let list: Vec<Box<dyn TextMapPropagator + Send + Sync>> = propagators
-        .iter()
-        .map(|p| -> Box<dyn TextMapPropagator + Send + Sync> {
-            match p {
-                Propagator::TraceContext => Box::new(TraceContextPropagator::new()),
-                Propagator::Baggage => Box::new(BaggagePropagator::new()),
-            }
-        })
-        .collect();
-    opentelemetry::global::set_text_map_propagator(TextMapCompositePropagator::new(list));
 }
 
 /// The SDK sampler of the configuration's.
@@ -385,17 +373,24 @@ impl SpanSink for OtlpSpans {
 }
 
 /// Where the export thread's own messages go: the application's logs, once installed.
-static LOGS: OnceLock<tracing::Dispatch> = OnceLock::new();
+static LOGS: std::sync::Mutex<Option<tracing::Dispatch>> = std::sync::Mutex::new(None);
 
-/// Sends the export thread's messages to `dispatch` (the installed subscriber).
-pub(crate) fn set_logs(dispatch: tracing::Dispatch) {
-    let _ = LOGS.set(dispatch);
+/// Sends the export thread's messages to `dispatch` (the installed subscriber); a later
+/// call replaces it.
+pub(crate) fn set_logs(dispatch: &tracing::Dispatch) {
+    *LOGS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(dispatch.clone());
 }
 
 /// Writes a message of the export thread (where tracing is otherwise off) to the logs.
 fn report(message: impl FnOnce()) {
-    if let Some(dispatch) = LOGS.get() {
-        tracing::dispatcher::with_default(dispatch, message);
+    let dispatch = LOGS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    if let Some(dispatch) = dispatch {
+        tracing::dispatcher::with_default(&dispatch, message);
     }
 }
 

@@ -17,6 +17,7 @@ use super::retry::{self, Failure};
 use super::stats::{ExportStats, Signal};
 use crate::Error;
 use crate::config::{Compression, Protocol, Transport, effective_protocol};
+use crate::gzip::gzip;
 
 /// An OTLP request message and what its response says.
 pub(crate) trait OtlpMessage: Message + Default + Clone + Send + Sync + 'static {
@@ -152,11 +153,20 @@ impl OtlpClient {
                 let url = http_url(transport.endpoint.as_deref(), signal);
                 let parsed = reqwest::Url::parse(&url)
                     .map_err(|e| install_error(format!("endpoint {url:?} is not a URL ({e})")))?;
-                check_scheme(&parsed).map_err(install_error)?;
-                let client = reqwest::Client::builder()
+                let https = check_scheme(what, &parsed)?;
+                let builder = reqwest::Client::builder()
                     .user_agent(USER_AGENT)
                     .redirect(reqwest::redirect::Policy::none())
-                    .connect_timeout(transport.timeout)
+                    .connect_timeout(transport.timeout);
+                #[cfg(feature = "tls")]
+                let builder = if https {
+                    crate::tls::reqwest(builder, &transport.tls, &format!("{what}.tls"))?
+                } else {
+                    builder
+                };
+                #[cfg(not(feature = "tls"))]
+                let _ = https;
+                let client = builder
                     .build()
                     .map_err(|e| install_error(format!("cannot build the HTTP client ({e})")))?;
                 (
@@ -176,13 +186,24 @@ impl OtlpClient {
                     .to_owned();
                 let parsed = reqwest::Url::parse(&url)
                     .map_err(|e| install_error(format!("endpoint {url:?} is not a URL ({e})")))?;
-                check_scheme(&parsed).map_err(install_error)?;
-                let channel = tonic::transport::Endpoint::from_shared(url.clone())
+                let https = check_scheme(what, &parsed)?;
+                let endpoint = tonic::transport::Endpoint::from_shared(url.clone())
                     .map_err(|e| install_error(format!("endpoint {url:?} is not usable ({e})")))?
                     .user_agent(USER_AGENT)
                     .map_err(|e| install_error(e.to_string()))?
-                    .connect_timeout(transport.timeout)
-                    .connect_lazy();
+                    .connect_timeout(transport.timeout);
+                #[cfg(feature = "tls")]
+                let channel = if https {
+                    let config = crate::tls::client_config(&transport.tls, &format!("{what}.tls"))?;
+                    endpoint.connect_with_connector_lazy(crate::tls::GrpcConnector::new(config))
+                } else {
+                    endpoint.connect_lazy()
+                };
+                #[cfg(not(feature = "tls"))]
+                let channel = {
+                    let _ = https;
+                    endpoint.connect_lazy()
+                };
                 (redacted(&parsed), Wire::Grpc { channel })
             }
         };
@@ -302,19 +323,24 @@ const USER_AGENT: &str = concat!(
 );
 
 /// `http` and `https` only; TLS needs a build with TLS support.
-fn check_scheme(url: &reqwest::Url) -> Result<(), String> {
+/// Whether `url`, the endpoint of the exporter at `what`, is `https://`; an error for a
+/// scheme other than http and https, and for https in a build without the `tls` feature.
+pub(crate) fn check_scheme(what: &str, url: &reqwest::Url) -> Result<bool, Error> {
     match url.scheme() {
-        "http" => Ok(()),
-        "https" => Err(format!(
-            "endpoint {} uses https, but this build of rustform has no TLS client; \
-             use http:// to a collector on the same host or network (a sidecar or agent), \
-             which forwards with TLS",
-            redacted(url)
+        "http" => Ok(false),
+        "https" if cfg!(feature = "tls") => Ok(true),
+        "https" => Err(Error::missing_feature(
+            format!("{what}.endpoint"),
+            "an https:// endpoint",
+            "tls",
         )),
-        other => Err(format!(
-            "endpoint {} has the scheme {other:?}; use http://",
-            redacted(url)
-        )),
+        other => Err(Error::Install {
+            what: "OpenTelemetry export",
+            reason: format!(
+                "{what}.endpoint: {} has the scheme {other:?}; use http:// or https://",
+                redacted(url)
+            ),
+        }),
     }
 }
 
@@ -365,18 +391,6 @@ fn transient(error: &reqwest::Error) -> Failure {
             reason,
         }
     }
-}
-
-/// `bytes` gzip-compressed, fast: for exports and scrapes.
-pub(crate) fn gzip(bytes: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut encoder = flate2::write::GzEncoder::new(
-        Vec::with_capacity(bytes.len() / 4 + 64),
-        flate2::Compression::fast(),
-    );
-    // Writing to a Vec cannot fail.
-    let _ = encoder.write_all(bytes);
-    encoder.finish().unwrap_or_default()
 }
 
 /// The message of a `google.rpc.Status` body, as OTLP/HTTP receivers send on failure.

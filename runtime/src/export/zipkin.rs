@@ -40,14 +40,19 @@ impl ZipkinSink {
         let endpoint = transport.endpoint.as_deref().unwrap_or(DEFAULT_ENDPOINT);
         let url = reqwest::Url::parse(endpoint)
             .map_err(|e| error(format!("endpoint {endpoint:?} is not a URL ({e})")))?;
-        if url.scheme() != "http" {
-            return Err(error(format!(
-                "endpoint {endpoint:?}: only http:// is supported by this build"
-            )));
-        }
-        let client = reqwest::Client::builder()
+        let https = super::otlp::check_scheme(what, &url)?;
+        let builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(transport.timeout)
+            .connect_timeout(transport.timeout);
+        #[cfg(feature = "tls")]
+        let builder = if https {
+            crate::tls::reqwest(builder, &transport.tls, &format!("{what}.tls"))?
+        } else {
+            builder
+        };
+        #[cfg(not(feature = "tls"))]
+        let _ = https;
+        let client = builder
             .build()
             .map_err(|e| error(format!("cannot build the HTTP client ({e})")))?;
         let headers = transport

@@ -60,7 +60,7 @@ struct Inner {
     /// Whether the checks registered in code that `configured` does not name run too.
     unlisted: bool,
     registry: Registry,
-    /// Shared by every HTTP check; present when there is one.
+    /// Shared by every `http://` check; present when there is one.
     client: Option<Client>,
     in_flight: InFlight,
 }
@@ -178,7 +178,8 @@ impl Checks {
                              like url: \"http://auth/health\""
                         ),
                     })?;
-                    Probe::Http(HttpCheck::new(url, &path)?)
+                    let tls_path = format!("observability.health.checks[{i}].tls");
+                    Probe::Http(HttpCheck::new(url, &path, &check.tls, &tls_path)?)
                 }
                 kind @ (HealthCheckKind::Custom | HealthCheckKind::Database) => Probe::Registered {
                     handler: check.handler.clone().unwrap_or_else(|| check.name.clone()),
@@ -194,7 +195,7 @@ impl Checks {
         }
         let client = configured
             .iter()
-            .any(|c| matches!(c.probe, Probe::Http(_)))
+            .any(|c| matches!(&c.probe, Probe::Http(http) if http.client.is_none()))
             .then(external::client)
             .transpose()?;
         Ok(Checks {
@@ -361,7 +362,7 @@ impl Checks {
         let mut plan = Vec::with_capacity(inner.configured.len() + registered.len());
         for check in &inner.configured {
             let job = match &check.probe {
-                Probe::Http(http) => match &inner.client {
+                Probe::Http(http) => match http.client.as_ref().or(inner.client.as_ref()) {
                     Some(client) => Job::Http(http.clone(), client.clone()),
                     None => Job::Missing("no HTTP client".to_owned()),
                 },

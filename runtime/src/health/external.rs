@@ -12,6 +12,9 @@ use crate::Error;
 pub(crate) struct HttpCheck {
     /// The URL called, credentials and query included.
     url: Url,
+    /// Its own client, for an `https://` URL (with the check's `tls`); an `http://` one
+    /// uses the client the checks share.
+    pub(crate) client: Option<Client>,
     /// The URL as messages show it: no user name, password, query or fragment.
     shown: String,
 }
@@ -19,9 +22,22 @@ pub(crate) struct HttpCheck {
 /// The client every HTTP check of a [`super::Checks`] shares: redirects are not followed
 /// (a redirect is an answer, and following one could leave the intended host).
 pub(crate) fn client() -> Result<Client, Error> {
+    builder().build().map_err(|e| Error::Install {
+        what: "health checks",
+        reason: format!("cannot build the HTTP client ({e})"),
+    })
+}
+
+fn builder() -> reqwest::ClientBuilder {
     Client::builder()
         .user_agent(concat!("rustform-health/", env!("CARGO_PKG_VERSION")))
         .redirect(reqwest::redirect::Policy::none())
+}
+
+/// The client of an `https://` check: `tls` (at YAML path `path`) verifies the server.
+#[cfg(feature = "tls")]
+fn tls_client(tls: &crate::config::ClientTls, path: &str) -> Result<Client, Error> {
+    crate::tls::reqwest(builder(), tls, path)?
         .build()
         .map_err(|e| Error::Install {
             what: "health checks",
@@ -32,7 +48,13 @@ pub(crate) fn client() -> Result<Client, Error> {
 impl HttpCheck {
     /// Parses `url`, the value at YAML path `path`; errors name the path, never the
     /// credentials the URL may carry.
-    pub(crate) fn new(url: &str, path: &str) -> Result<HttpCheck, Error> {
+    /// `tls` and `tls_path` are the check's `tls` setting, for an `https://` URL.
+    pub(crate) fn new(
+        url: &str,
+        path: &str,
+        tls: &crate::config::ClientTls,
+        tls_path: &str,
+    ) -> Result<HttpCheck, Error> {
         let error = |reason: String| Error::Install {
             what: "health checks",
             reason: format!("{path}: {reason}"),
@@ -43,26 +65,27 @@ impl HttpCheck {
             ))
         })?;
         let shown = shown(&url);
-        match url.scheme() {
-            "http" => {}
+        let client = match url.scheme() {
+            "http" => None,
+            #[cfg(feature = "tls")]
+            "https" => Some(tls_client(tls, tls_path)?),
+            #[cfg(not(feature = "tls"))]
             "https" => {
-                return Err(error(format!(
-                    "{shown} uses https, but this build of rustform has no TLS client; \
-                     check the service over http:// (its in-cluster or sidecar address)"
-                )));
+                let _ = (tls, tls_path);
+                return Err(Error::missing_feature(path, "an https:// URL", "tls"));
             }
             other => {
                 return Err(error(format!(
-                    "{shown} has the scheme {other:?}; use an http:// URL"
+                    "{shown} has the scheme {other:?}; use an http:// or https:// URL"
                 )));
             }
-        }
+        };
         if url.host_str().is_none_or(str::is_empty) {
             return Err(error(format!(
                 "{shown} has no host; write it like \"http://auth-service:8080/health\""
             )));
         }
-        Ok(HttpCheck { url, shown })
+        Ok(HttpCheck { url, client, shown })
     }
 
     /// Calls the service once, within `timeout`.
@@ -125,10 +148,20 @@ fn shown(url: &Url) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::ClientTls;
+
+    fn check(url: &str, path: &str) -> Result<HttpCheck, Error> {
+        HttpCheck::new(
+            url,
+            path,
+            &ClientTls::default(),
+            "observability.health.checks[0].tls",
+        )
+    }
 
     #[test]
     fn credentials_and_query_are_not_shown() {
-        let check = HttpCheck::new(
+        let check = check(
             "http://user:hunter2@auth:8080/health?token=s3cret#frag",
             "observability.health.checks[0].url",
         )
@@ -136,11 +169,12 @@ mod tests {
         assert_eq!(check.shown, "http://auth:8080/health");
         assert_eq!(check.url.password(), Some("hunter2"));
         assert_eq!(check.url.query(), Some("token=s3cret"));
+        assert!(check.client.is_none(), "http:// shares the checks' client");
     }
 
     #[test]
     fn a_bad_url_names_the_yaml_path_not_the_url() {
-        let error = HttpCheck::new(
+        let error = check(
             "http://user:hunter2@[::1",
             "observability.health.checks[2].url",
         )
@@ -155,15 +189,21 @@ mod tests {
     }
 
     #[test]
-    fn only_http() {
-        for (url, expected) in [
-            ("https://user:pw@auth/health?k=v", "uses https"),
-            ("ftp://auth/health", "\"ftp\""),
-        ] {
-            let text = HttpCheck::new(url, "observability.health.checks[0].url")
-                .unwrap_err()
-                .to_string();
-            assert!(text.contains(expected), "{text}");
+    fn only_http_and_https() {
+        let text = check("ftp://auth/health", "observability.health.checks[0].url")
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("\"ftp\""), "{text}");
+        // https:// gets a client of its own, with TLS, or needs the feature.
+        let https = check(
+            "https://user:pw@auth/health?k=v",
+            "observability.health.checks[0].url",
+        );
+        if cfg!(feature = "tls") {
+            assert!(https.unwrap().client.is_some());
+        } else {
+            let text = https.unwrap_err().to_string();
+            assert!(text.contains("`tls` feature"), "{text}");
             assert!(!text.contains("pw") && !text.contains("k=v"), "{text}");
         }
     }

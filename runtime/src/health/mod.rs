@@ -1,4 +1,4 @@
-//! Health checks: the checks `rustform.yml` lists and those registered in code, run
+//! Readiness, and (with the `endpoint` feature) health checks: the checks `rustform.yml` lists and those registered in code, run
 //! concurrently, each within its timeout, into a [`Report`] that the endpoint serves as
 //! `/health` and `/readyz`.
 //!
@@ -24,6 +24,7 @@
 //! load balancers stop sending traffic before anything else stops.
 //!
 //! ```
+//! # #[cfg(feature = "endpoint")] {
 //! use rustform::config::Config;
 //! use rustform::health::{self, Checks, Status};
 //!
@@ -40,6 +41,7 @@
 //! assert!(report.ready());
 //! let body: serde_json::Value = serde_json::from_str(&report.to_json("1.0.0", Default::default())).unwrap();
 //! assert_eq!(body["checks"][0]["name"], "business_logic");
+//! # }
 //! # Ok::<(), rustform::Error>(())
 //! ```
 //!
@@ -47,15 +49,20 @@
 //! name, password and query string, and a panicking check's panic message goes to the
 //! log (target `rustform::health`), not into the report.
 
+#[cfg(feature = "endpoint")]
 mod checks;
+#[cfg(feature = "endpoint")]
 mod external;
+#[cfg(feature = "endpoint")]
 mod registry;
+#[cfg(feature = "endpoint")]
 mod report;
 
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+#[cfg(feature = "endpoint")]
 pub use checks::Checks;
+#[cfg(feature = "endpoint")]
 pub use report::{CheckReport, Report, Status};
 
 /// Registers a check in code under `name`: a function returning a future that resolves
@@ -85,10 +92,11 @@ pub use report::{CheckReport, Report, Status};
 ///     }
 /// });
 /// ```
+#[cfg(feature = "endpoint")]
 pub fn register<F, Fut>(name: &str, check: F)
 where
     F: Fn() -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<(), String>> + Send + 'static,
+    Fut: std::future::Future<Output = Result<(), String>> + Send + 'static,
 {
     registry::global().insert(name, check);
 }

@@ -142,6 +142,7 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "http-client")]
 mod client;
 mod future;
 mod headers;
@@ -162,6 +163,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::config::{Config, HttpMetrics};
 use crate::metrics::Buckets;
+#[cfg(feature = "http-client")]
 pub use client::{ClientMiddleware, UrlTemplate};
 pub use future::ResponseFuture;
 use future::{InFlight, UnwindGuard, content_length};
@@ -169,6 +171,7 @@ use headers::{HeaderExtractor, HeaderInjector, is_sane_request_id, new_request_i
 use metrics::{Route, ServerMetrics, method_label, server_metrics};
 /// The `reqwest-middleware` crate [`ClientMiddleware`] plugs into, the version rustform
 /// is built with.
+#[cfg(feature = "http-client")]
 pub use reqwest_middleware;
 
 /// The `http_route` label of requests that matched no route: one value for all of them,

@@ -74,6 +74,10 @@ pub fn register_process_metrics(registry: &Registry) -> Result<(), Error> {
 }
 
 /// When this process started, in seconds since the Unix epoch, where `/proc` tells.
+#[cfg_attr(
+    not(feature = "otlp"),
+    allow(dead_code, reason = "read by the OTLP exporter")
+)]
 pub(crate) fn process_start_time() -> Option<f64> {
     Probe::StartTime.read(Path::new("/proc"))
 }

@@ -260,6 +260,10 @@ impl Registry {
     }
 
     /// The registered families, in order.
+    #[cfg_attr(
+        not(feature = "prometheus"),
+        allow(dead_code, reason = "read by the prometheus interoperation")
+    )]
     pub(crate) fn families(&self) -> Vec<Arc<Family>> {
         let families = self
             .inner

@@ -82,11 +82,14 @@ pub(crate) fn ids_of(extensions: &Extensions<'_>) -> Option<TraceContext> {
 /// from an incoming `traceparent`. It sits right above the `tracing-opentelemetry`
 /// layer: when a span is first entered, that layer has just made the span's context
 /// current, and this one copies its ids over [`TraceContextLayer`]'s.
+#[cfg(feature = "otel")]
 pub(crate) struct OtelIdsLayer;
 
 /// Marks a span whose ids are OpenTelemetry's, with its sampling decision.
+#[cfg(feature = "otel")]
 struct Adopted(super::gate::Entered);
 
+#[cfg(feature = "otel")]
 impl<S> Layer<S> for OtelIdsLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
@@ -163,6 +166,24 @@ pub fn current() -> Option<TraceContext> {
 /// source was already installed.
 pub(crate) fn use_as_exemplar_source() -> bool {
     crate::metrics::set_trace_context_source(current)
+}
+
+/// Installs the W3C propagators the configuration lists, globally.
+#[cfg(feature = "otel")]
+pub(crate) fn install_propagators(propagators: &[crate::config::Propagator]) {
+    use crate::config::Propagator;
+    use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
+    use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+    let list: Vec<Box<dyn TextMapPropagator + Send + Sync>> = propagators
+        .iter()
+        .map(|p| -> Box<dyn TextMapPropagator + Send + Sync> {
+            match p {
+                Propagator::TraceContext => Box::new(TraceContextPropagator::new()),
+                Propagator::Baggage => Box::new(BaggagePropagator::new()),
+            }
+        })
+        .collect();
+    opentelemetry::global::set_text_map_propagator(TextMapCompositePropagator::new(list));
 }
 
 #[cfg(test)]

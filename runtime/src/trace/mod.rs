@@ -15,7 +15,9 @@
 //!    terminal without `NO_COLOR`.
 //!
 //! [`subscriber_with_writer`] builds the same stack writing wherever a [`MakeWriter`]
-//! says, to capture logs in tests or send them elsewhere.
+//! says, to capture logs in tests or send them elsewhere;
+//! [`Observability::layer`](crate::Observability::layer) gives it, with the exporters,
+//! as one layer for a subscriber the program builds itself.
 
 mod context;
 pub(crate) mod gate;
@@ -37,27 +39,25 @@ use tracing_subscriber::{Registry, fmt};
 use crate::Error;
 use crate::config::{LogFormat, LogOutput, Logging};
 
-pub(crate) use context::{OtelIdsLayer, use_as_exemplar_source};
+pub(crate) use context::use_as_exemplar_source;
+#[cfg(feature = "otel")]
+pub(crate) use context::{OtelIdsLayer, install_propagators};
 pub use context::{TraceContextLayer, current};
 pub use json::{JsonFields, JsonFormat};
 /// What [`subscriber_with_writer`] writes to: anything that makes an `io::Write` per
 /// event (`std::io::stderr`, a `Mutex<File>`, a closure), as tracing-subscriber defines it.
 pub use tracing_subscriber::fmt::MakeWriter;
 
-/// The subscriber `logging` asks for, writing to standard output or standard error as
-/// `logging.output` says. It is what `rustform::init()` installs.
-///
-/// With `otel`, spans also go to OpenTelemetry, and their ids are OpenTelemetry's.
-pub(crate) fn subscriber(
-    logging: &Logging,
-    otel: Option<crate::export::OtelLayer>,
-) -> Result<Box<dyn Subscriber + Send + Sync>, Error> {
+/// One of the layers [`layers`] stacks, boxed for a stack on any subscriber `S`.
+pub(crate) type BoxedLayer<S> = Box<dyn Layer<S> + Send + Sync + 'static>;
+
+/// Where `logging.output` says log lines go, and whether in colour.
+pub(crate) fn output(logging: &Logging) -> (BoxMakeWriter, bool) {
     let writer = match logging.output {
         LogOutput::Stdout => BoxMakeWriter::new(std::io::stdout),
         LogOutput::Stderr => BoxMakeWriter::new(std::io::stderr),
     };
-    let subscriber = logs(logging, writer, colours(logging.output), otel)?;
-    Ok(Box::new(subscriber))
+    (writer, colours(logging.output))
 }
 
 /// The subscriber `logging` asks for, writing each log line through `writer` instead of
@@ -121,47 +121,57 @@ pub fn subscriber_with_writer<W>(
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    logs(logging, writer, false, None)
+    Ok(Registry::default().with(layers(logging, writer, false, None)?))
 }
 
-/// The stack, built on a [`Registry`] so that further layers (OpenTelemetry) can be
-/// added on top with `.with(...)` and see the same spans.
+/// The stack of layers, in the order they see each span, for any subscriber `S`:
 ///
-/// The OpenTelemetry layer, when there is one, sits right on the registry with
-/// [`OtelIdsLayer`] above it; the filter still applies to it, as filters apply to the
-/// whole stack.
-pub(crate) fn logs<W>(
+/// 1. `exported`, when spans are exported: the `tracing-opentelemetry` layer, which makes
+///    a span's OpenTelemetry context current when it is entered;
+/// 2. [`OtelIdsLayer`] with it, which copies those ids over [`TraceContextLayer`]'s;
+/// 3. [`TraceContextLayer`];
+/// 4. the log format.
+///
+/// Each has its own filter: the log level decides what is written, and never what is
+/// exported; with export, spans and events at INFO and above are exported (so
+/// `#[observed]` spans reach the collector even when logs are at WARN). A callsite no
+/// filter wants stays disabled, at no cost.
+pub(crate) fn layers<S, W>(
     logging: &Logging,
     writer: W,
     ansi: bool,
-    otel: Option<crate::export::OtelLayer>,
-) -> Result<impl Subscriber + for<'a> LookupSpan<'a> + Send + Sync + 'static, Error>
+    exported: Option<BoxedLayer<S>>,
+) -> Result<Vec<BoxedLayer<S>>, Error>
 where
+    S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync + 'static,
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    // Each layer has its own filter: the log level decides what is written, and never
-    // what is exported; with OpenTelemetry, spans and events at INFO and above are
-    // exported (so `#[observed]` spans reach the collector even when logs are at WARN).
-    // A callsite no filter wants stays disabled, at no cost.
-    let exported = otel.is_some().then_some(LevelFilter::INFO);
-
+    let export_level = exported.is_some().then_some(LevelFilter::INFO);
     let written = LogFilter {
         level: filter(&logging.level)?,
         sampling: logging.sampling.and_then(sampling::Sampling::new),
     };
-    let adopt = match otel {
-        Some(_) => Some(OtelIdsLayer.with_filter(seen(&logging.level, exported)?)),
-        None => None,
-    };
-    let otel = match otel {
-        Some(otel) => Some(otel.with_filter(seen(&logging.level, exported)?)),
-        None => None,
-    };
-    Ok(Registry::default()
-        .with(otel)
-        .with(adopt)
-        .with(TraceContextLayer::new().with_filter(seen(&logging.level, exported)?))
-        .with(format(logging, writer, ansi).with_filter(written)))
+    let mut layers: Vec<BoxedLayer<S>> = Vec::with_capacity(4);
+    if let Some(exported) = exported {
+        layers.push(
+            exported
+                .with_filter(seen(&logging.level, export_level)?)
+                .boxed(),
+        );
+        #[cfg(feature = "otel")]
+        layers.push(
+            OtelIdsLayer
+                .with_filter(seen(&logging.level, export_level)?)
+                .boxed(),
+        );
+    }
+    layers.push(
+        TraceContextLayer::new()
+            .with_filter(seen(&logging.level, export_level)?)
+            .boxed(),
+    );
+    layers.push(format(logging, writer, ansi).with_filter(written).boxed());
+    Ok(layers)
 }
 
 /// What the layers that keep span context see: what is written, and what is exported.
@@ -247,6 +257,10 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Filter<S> for LogFilter {
 }
 
 /// The most verbose level `logging.level` lets through anywhere, if it is valid.
+#[cfg_attr(
+    not(feature = "otlp"),
+    allow(dead_code, reason = "read by the exporters")
+)]
 pub(crate) fn log_level_hint(level: &str) -> Option<LevelFilter> {
     filter(level).ok()?.max_level_hint()
 }

@@ -343,7 +343,10 @@ fn colours_only_on_a_terminal_without_no_color() {
 
 #[test]
 fn the_boxed_subscriber_finds_current_ids() {
-    let subscriber = subscriber(&json_logging(), None).unwrap();
+    let (writer, _) = output(&json_logging());
+    let layers = layers(&json_logging(), writer, false, None).unwrap();
+    let subscriber: Box<dyn Subscriber + Send + Sync> =
+        Box::new(tracing_subscriber::Registry::default().with(layers));
     tracing::subscriber::with_default(subscriber, || {
         assert_eq!(current(), None);
         let _span = tracing::info_span!("boxed").entered();

@@ -7,8 +7,8 @@
 //! | --- | --- | --- | --- |
 //! | `<service>-overview.json` | `<service> / Overview` | always | request rate, error ratio, p50/p95/p99 latency and calls in flight of every `#[observed]` function (a summary and one row each), `build_info`, and the `process_*` metrics |
 //! | `<service>-app-metrics.json` | `<service> / Application metrics` | an `AppMetrics` struct or a metric declared in `rustform.yml` | a row per `AppMetrics` struct and one for the declared metrics: counters as rates, gauges as values, histograms as percentiles and a heatmap |
-//! | `<service>-http.json` | `<service> / HTTP server` | `prometheus.metrics.http.enabled` | the [`ObserveLayer`](crate::http::ObserveLayer) metrics: request rate, 5xx ratio, latency by route, active requests, body sizes, and outgoing requests |
-//! | `<service>-slo.json` | `<service> / SLOs` | a function has an [objective](crate::Objective) | per objective: the SLI against its target, the error budget left, and burn rates over the SRE workbook windows |
+//! | `<service>-http.json` | `<service> / HTTP server` | `prometheus.metrics.http.enabled` | the `rustform::http::ObserveLayer` metrics: request rate, 5xx ratio, latency by route, active requests, body sizes, and outgoing requests |
+//! | `<service>-slo.json` | `<service> / SLOs` | a function has an [objective](rustform::Objective) | per objective: the SLI against its target, the error budget left, and burn rates over the SRE workbook windows |
 //!
 //! Every panel and query reads the `datasource` variable (any Prometheus data source),
 //! and the series are narrowed to the `service` variable (the `service_name` label of the
@@ -28,9 +28,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::{GenerateError, GeneratedFile, Service, promql_string};
-use crate::catalog::{CatalogMetric, CatalogObjective, ObservedFunction};
-use crate::config::MetricDeclaration;
-use crate::metrics::MetricType;
+use rustform::catalog::{CatalogMetric, CatalogObjective, ObservedFunction};
+use rustform::config::MetricDeclaration;
+use rustform::metrics::MetricType;
 
 /// The Grafana dashboard schema version the generated JSON follows (Grafana 10.4 and
 /// later read it as is).
@@ -65,13 +65,13 @@ const RATE: &str = "$__rate_interval";
 ///
 /// The overview is always there; the application-metrics, HTTP and SLO dashboards only
 /// when the catalog or the configuration gives them something to show (see the
-/// [module documentation](crate::generate)). Fails when an objective's latency threshold is not a
+/// [module documentation](crate)). Fails when an objective's latency threshold is not a
 /// bucket bound of its function ([`Catalog::check_objectives`]).
 ///
 /// ```
 /// use rustform::catalog::Catalog;
 /// use rustform::config::Config;
-/// use rustform::generate::{Service, dashboards};
+/// use rustform_generate::{Service, dashboards};
 ///
 /// let config = Config::parse_str("name: shop\n")?;
 /// let catalog = Catalog::empty("shop");
@@ -85,7 +85,7 @@ const RATE: &str = "$__rate_interval";
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
-/// [`Catalog::check_objectives`]: crate::catalog::Catalog::check_objectives
+/// [`Catalog::check_objectives`]: rustform::catalog::Catalog::check_objectives
 pub fn dashboards(service: &Service<'_>) -> Result<Vec<GeneratedFile>, GenerateError> {
     service.catalog.check_objectives()?;
     let mut out = vec![overview(service)];
@@ -450,17 +450,9 @@ fn declared_metrics(service: &Service<'_>) -> Vec<CatalogMetric> {
         ];
         for (kind, names) in lists {
             for name in names {
-                push_declared(
-                    &mut out,
-                    CatalogMetric {
-                        name: family_name(name, kind).to_owned(),
-                        help: format!("Business {} {name}", kind.as_str()),
-                        metric_type: kind,
-                        unit: None,
-                        labels: Vec::new(),
-                        buckets: None,
-                    },
-                );
+                let mut metric = CatalogMetric::new(family_name(name, kind), kind);
+                metric.help = format!("Business {} {name}", kind.as_str());
+                push_declared(&mut out, metric);
             }
         }
     }
@@ -468,14 +460,12 @@ fn declared_metrics(service: &Service<'_>) -> Vec<CatalogMetric> {
 }
 
 fn declared_metric(kind: MetricType, d: &MetricDeclaration) -> CatalogMetric {
-    CatalogMetric {
-        name: family_name(&d.name, kind).to_owned(),
-        help: d.description.clone(),
-        metric_type: kind,
-        unit: d.unit.clone(),
-        labels: d.labels.clone(),
-        buckets: d.buckets.clone(),
-    }
+    let mut metric = CatalogMetric::new(family_name(&d.name, kind), kind);
+    metric.help = d.description.clone();
+    metric.unit = d.unit.clone();
+    metric.labels = d.labels.clone();
+    metric.buckets = d.buckets.clone();
+    metric
 }
 
 /// Adds `metric` unless a metric of that family name is there already (a business name
@@ -571,6 +561,8 @@ fn metric_panels(d: &mut Dashboard, metric: &CatalogMetric) {
                 ),
             );
         }
+        // A type added to rustform later gets no panels until it is drawn here.
+        _ => {}
     }
 }
 
@@ -1143,7 +1135,7 @@ fn quantile_targets(bucket: &str, selector: &str, window: &str) -> Vec<Value> {
 /// bounds are written with an exponent by some encoders, with two digits by Go's).
 fn le_pattern(seconds: f64) -> String {
     let mut forms = vec![
-        crate::objective::threshold_label(seconds),
+        rustform::objective::threshold_label(seconds),
         format!("{seconds:?}"),
     ];
     if seconds.fract() == 0.0 {
@@ -1625,11 +1617,11 @@ fn fnv1a(text: &str) -> u32 {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::{BTreeMap, HashSet};
+    use std::collections::HashSet;
 
     use super::*;
-    use crate::catalog::{Catalog, CatalogLatency, MetricGroup};
-    use crate::config::Config;
+    use rustform::catalog::{Catalog, CatalogLatency, MetricGroup};
+    use rustform::config::Config;
 
     const YAML: &str = "name: shop
 custom_metrics:
@@ -1655,16 +1647,7 @@ observability:
 ";
 
     fn function(module: &str, name: &str) -> ObservedFunction {
-        ObservedFunction {
-            function: name.to_owned(),
-            resolved: true,
-            module: module.to_owned(),
-            buckets: crate::metrics::FUNCTION_BUCKETS.to_vec(),
-            track_concurrency: false,
-            callers: false,
-            labels: BTreeMap::new(),
-            objective: None,
-        }
+        ObservedFunction::new(module, name)
     }
 
     fn objective(
@@ -1672,25 +1655,20 @@ observability:
         success: Option<f64>,
         latency: Option<(f64, f64)>,
     ) -> CatalogObjective {
-        CatalogObjective {
-            name: name.to_owned(),
-            success_rate: success,
-            latency: latency.map(|(threshold_seconds, percentile)| CatalogLatency {
-                threshold_seconds,
-                percentile,
-            }),
-        }
+        CatalogObjective::new(
+            name,
+            success,
+            latency.map(|(threshold, percentile)| CatalogLatency::new(threshold, percentile)),
+        )
     }
 
     fn metric(name: &str, kind: MetricType, unit: Option<&str>, labels: &[&str]) -> CatalogMetric {
-        CatalogMetric {
-            name: name.to_owned(),
-            help: format!("{name} help"),
-            metric_type: kind,
-            unit: unit.map(str::to_owned),
-            labels: labels.iter().map(|l| (*l).to_owned()).collect(),
-            buckets: (kind == MetricType::Histogram).then(|| vec![1.0, 10.0]),
-        }
+        let mut metric = CatalogMetric::new(name, kind);
+        metric.help = format!("{name} help");
+        metric.unit = unit.map(str::to_owned);
+        metric.labels = labels.iter().map(|l| (*l).to_owned()).collect();
+        metric.buckets = (kind == MetricType::Histogram).then(|| vec![1.0, 10.0]);
+        metric
     }
 
     fn catalog() -> Catalog {
@@ -1704,25 +1682,24 @@ observability:
         search.objective = Some(objective("search", None, Some((0.1, 95.0))));
         let mut process = function("shop::jobs", "process");
         process.resolved = false;
-        Catalog {
-            service: "shop".to_owned(),
-            functions: vec![checkout, get_user, search, process],
-            metric_groups: vec![MetricGroup {
-                name: "ShopMetrics".to_owned(),
-                module: "shop::metrics".to_owned(),
-                metrics: vec![
-                    metric("shop_payments", MetricType::Counter, None, &["method"]),
-                    metric("shop_active_users", MetricType::Gauge, None, &[]),
-                    metric("shop_cache_hit", MetricType::Gauge, Some("ratio"), &[]),
-                    metric(
-                        "shop_order_size_bytes",
-                        MetricType::Histogram,
-                        Some("bytes"),
-                        &[],
-                    ),
-                ],
-            }],
-        }
+        let mut catalog = Catalog::empty("shop");
+        catalog.functions = vec![checkout, get_user, search, process];
+        catalog.metric_groups = vec![MetricGroup::new(
+            "ShopMetrics",
+            "shop::metrics",
+            vec![
+                metric("shop_payments", MetricType::Counter, None, &["method"]),
+                metric("shop_active_users", MetricType::Gauge, None, &[]),
+                metric("shop_cache_hit", MetricType::Gauge, Some("ratio"), &[]),
+                metric(
+                    "shop_order_size_bytes",
+                    MetricType::Histogram,
+                    Some("bytes"),
+                    &[],
+                ),
+            ],
+        )];
+        catalog
     }
 
     fn config(yaml: &str) -> Config {
@@ -1940,11 +1917,11 @@ observability:
         // `app_metrics!` puts the file's declarations in the catalog as a group.
         let config = config(YAML);
         let mut catalog = catalog();
-        catalog.metric_groups.push(MetricGroup {
-            name: "DeclaredMetrics".to_owned(),
-            module: "shop".to_owned(),
-            metrics: vec![metric("orders", MetricType::Counter, None, &["status"])],
-        });
+        catalog.metric_groups.push(MetricGroup::new(
+            "DeclaredMetrics",
+            "shop",
+            vec![metric("orders", MetricType::Counter, None, &["status"])],
+        ));
         let files = generate(&config, &catalog);
         let metrics = &files
             .iter()

@@ -10,7 +10,7 @@ use serde_json::Value;
 /// ```
 /// let doc = serde_json::json!({"groups": [{"name": "api", "rules": [], "limit": "10"}]});
 /// assert_eq!(
-///     rustform::generate::to_yaml(&doc),
+///     rustform_generate::to_yaml(&doc),
 ///     "groups:\n  - name: api\n    rules: []\n    limit: \"10\"\n",
 /// );
 /// ```

@@ -1,5 +1,5 @@
 //! Prometheus alert and recording rules: multi-window, multi-burn-rate alerts for every
-//! [objective](crate::Objective) in the catalog, and the configuration's `alerts:`.
+//! [objective](rustform::Objective) in the catalog, and the configuration's `alerts:`.
 //!
 //! # Objectives
 //!
@@ -80,13 +80,13 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 
 use super::{GenerateError, Service, promql_string, slug, to_yaml};
-use crate::catalog::CatalogObjective;
+use rustform::catalog::CatalogObjective;
 
 /// One burn-rate alert: a long and a short window and the burn rate both must exceed.
 ///
 /// ```
 /// use std::time::Duration;
-/// use rustform::generate::BurnRateWindow;
+/// use rustform_generate::BurnRateWindow;
 ///
 /// let fast = &BurnRateWindow::sre_workbook()[0];
 /// assert_eq!(fast.long, Duration::from_secs(3600));
@@ -113,7 +113,7 @@ impl BurnRateWindow {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use rustform::generate::BurnRateWindow;
+    /// use rustform_generate::BurnRateWindow;
     ///
     /// let window = BurnRateWindow::new(Duration::from_secs(2 * 3600), Duration::from_secs(600), 10.0, "page");
     /// assert_eq!(window.pending(), Duration::from_secs(300));
@@ -216,7 +216,7 @@ const LATENCY_BY: &str =
 /// ```
 /// use rustform::catalog::Catalog;
 /// use rustform::config::Config;
-/// use rustform::generate::{Service, alert_rules};
+/// use rustform_generate::{Service, alert_rules};
 ///
 /// let config = Config::parse_str("name: shop\n").unwrap();
 /// let catalog: Catalog = serde_json::from_str(r#"{
@@ -604,11 +604,11 @@ fn le_matcher(threshold: f64) -> String {
 }
 
 fn percentile_label(p: f64) -> String {
-    crate::objective::percentile_label(p)
+    rustform::objective::percentile_label(p)
 }
 
 fn threshold_label(seconds: f64) -> String {
-    crate::objective::threshold_label(seconds)
+    rustform::objective::threshold_label(seconds)
 }
 
 /// A ratio as a percentage with at most two decimals: `0.02` → `2%`.
@@ -806,8 +806,8 @@ impl fmt::Display for Decimal {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::Catalog;
-    use crate::config::Config;
+    use rustform::catalog::Catalog;
+    use rustform::config::Config;
 
     fn minutes(n: u64) -> Duration {
         Duration::from_secs(n * 60)

@@ -19,7 +19,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::{GenerateError, GeneratedFile, Service, to_yaml};
-use crate::config::{AuthMethod, Tls};
+use rustform::config::{AuthMethod, Tls};
 
 pub use compose::compose;
 pub use kubernetes::kubernetes;
@@ -50,7 +50,7 @@ const EVALUATION_INTERVAL: &str = "15s";
 /// ```
 /// use rustform::config::Config;
 /// use rustform::catalog::Catalog;
-/// use rustform::generate::{Service, scrape_config};
+/// use rustform_generate::{Service, scrape_config};
 ///
 /// let config = Config::parse_str("name: shop\nobservability:\n  prometheus:\n    listen: 0.0.0.0:9464\n")?;
 /// let catalog = Catalog::empty("shop");
@@ -99,13 +99,13 @@ pub fn scrape_config(service: &Service<'_>) -> Result<String, GenerateError> {
 /// ```
 /// use rustform::config::Config;
 /// use rustform::catalog::Catalog;
-/// use rustform::generate::{Service, alertmanager};
+/// use rustform_generate::{Service, alertmanager};
 ///
 /// let config = Config::default();
 /// let catalog = Catalog::empty("shop");
 /// let text = alertmanager(&Service::new(&config, &catalog))?;
 /// assert!(text.contains("receiver: tickets"));
-/// # Ok::<(), rustform::generate::GenerateError>(())
+/// # Ok::<(), rustform_generate::GenerateError>(())
 /// ```
 ///
 /// # Errors
@@ -458,10 +458,10 @@ fn rules_file(service: &Service<'_>, dir: &str) -> Result<GeneratedFile, Generat
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::Catalog;
-    use crate::config::Config;
+    use rustform::catalog::Catalog;
+    use rustform::config::Config;
 
-    pub(super) const REFERENCE: &str = include_str!("../../../tests/config/rustform.full.yml");
+    pub(super) const REFERENCE: &str = include_str!("../../tests/config/rustform.full.yml");
 
     /// The reference configuration, with `METRICS_TOKEN` and the other variables set.
     pub(super) fn reference() -> Config {

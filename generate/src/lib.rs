@@ -1,6 +1,6 @@
 //! Alert rules, Grafana dashboards and deployment files, generated from the program's own
-//! declarations: the [catalog](crate::catalog()) (every `#[observed]` function, its
-//! [objective](crate::Objective), every `AppMetrics` struct) and `rustform.yml`.
+//! declarations: the [catalog](rustform::catalog()) (every `#[observed]` function, its
+//! [objective](rustform::Objective), every `AppMetrics` struct) and `rustform.yml`.
 //!
 //! | function | output |
 //! | --- | --- |
@@ -14,10 +14,12 @@
 //! Each takes a [`Service`]: the configuration and a catalog. Without a catalog
 //! ([`Catalog::empty`]) they produce everything the configuration alone defines. The
 //! `rustform generate` command writes the same files; a `build.rs` or an `xtask` can call
-//! [`write()`] directly:
+//! [`write()`] directly. This crate is a build-time tool: a service depends on `rustform`,
+//! and only its CLI, build script or xtask on `rustform-generate`, so none of the
+//! generators ends up in the service binary.
 //!
 //! ```no_run
-//! use rustform::generate::{self, Kind, Service};
+//! use rustform_generate::{self as generate, Kind, Service};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let config = rustform::config::Config::load("rustform.yml")?;
@@ -29,6 +31,9 @@
 //! }
 //! # Ok(()) }
 //! ```
+
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod alerts;
 mod dashboards;
@@ -43,8 +48,8 @@ pub use dashboards::dashboards;
 pub use deploy::{alertmanager, compose, kubernetes, scrape_config};
 pub use yaml::to_yaml;
 
-use crate::catalog::Catalog;
-use crate::config::Config;
+use rustform::catalog::Catalog;
+use rustform::config::Config;
 
 /// What the generators read: the configuration, a catalog, and the choices the two do
 /// not make.
@@ -192,7 +197,7 @@ impl Kind {
 #[non_exhaustive]
 pub enum GenerateError {
     /// An objective's latency threshold is not a bound of its function's buckets.
-    Objective(crate::objective::ThresholdError),
+    Objective(rustform::objective::ThresholdError),
     /// The inputs cannot make a valid file: what and why.
     Invalid(String),
     /// Writing a file failed.
@@ -218,8 +223,8 @@ impl fmt::Display for GenerateError {
 
 impl std::error::Error for GenerateError {}
 
-impl From<crate::objective::ThresholdError> for GenerateError {
-    fn from(e: crate::objective::ThresholdError) -> GenerateError {
+impl From<rustform::objective::ThresholdError> for GenerateError {
+    fn from(e: rustform::objective::ThresholdError) -> GenerateError {
         GenerateError::Objective(e)
     }
 }

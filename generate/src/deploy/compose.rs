@@ -7,8 +7,8 @@ use super::{
     Credential, MetricsEndpoint, commented, prometheus_config, rules_file, rules_path, scrape_job,
     seconds,
 };
-use crate::config::AuthMethod;
-use crate::generate::{GenerateError, GeneratedFile, Service, to_yaml};
+use crate::{GenerateError, GeneratedFile, Service, to_yaml};
+use rustform::config::AuthMethod;
 
 /// The images of the stack, pinned (the versions `examples/full_stack` runs).
 const COLLECTOR_IMAGE: &str = "otel/opentelemetry-collector-contrib:0.156.0";
@@ -31,25 +31,25 @@ const GRAFANA_DASHBOARDS: &str = "/var/lib/grafana/dashboards";
 ///
 /// | file | what |
 /// | --- | --- |
-/// | `docker-compose.yml` | the OpenTelemetry Collector, Jaeger, Prometheus, Grafana, and the service from [`Options::image`](crate::generate::Options::image) (else `<service>:latest`) |
+/// | `docker-compose.yml` | the OpenTelemetry Collector, Jaeger, Prometheus, Grafana, and the service from [`Options::image`](crate::Options::image) (else `<service>:latest`) |
 /// | `otel-collector.yml` | OTLP in (gRPC 4317, HTTP 4318); spans to Jaeger, metrics to the collector's log |
 /// | `prometheus.yml` | scrapes the service's endpoint with the token, and loads the rules |
-/// | `rules/<service>.rules.yml` | the rules of [`alert_rules`](crate::generate::alert_rules) |
+/// | `rules/<service>.rules.yml` | the rules of [`alert_rules`](crate::alert_rules) |
 /// | `grafana/provisioning/datasources/datasources.yml` | Prometheus (uid `prometheus`, the default) and Jaeger (uid `jaeger`) |
 /// | `grafana/provisioning/dashboards/dashboards.yml` | the provider of the dashboards below |
-/// | `grafana/dashboards/*.json` | the dashboards of [`dashboards`](crate::generate::dashboards) |
+/// | `grafana/dashboards/*.json` | the dashboards of [`dashboards`](crate::dashboards) |
 ///
 /// The token is never written: the service and Prometheus both get it from the
 /// `METRICS_TOKEN` variable (the `token_env` of the configuration) of the shell that
 /// runs `docker compose up`, Prometheus as a compose secret at
-/// [`Options::credentials_file`](crate::generate::Options::credentials_file). The
+/// [`Options::credentials_file`](crate::Options::credentials_file). The
 /// service's metrics reach Prometheus once, by the scrape; the collector logs the
 /// metrics it receives over OTLP rather than exposing them again.
 ///
 /// ```
 /// use rustform::catalog::Catalog;
 /// use rustform::config::Config;
-/// use rustform::generate::{Service, compose};
+/// use rustform_generate::{Service, compose};
 ///
 /// let config = Config::default();
 /// let catalog = Catalog::empty("shop");
@@ -60,18 +60,18 @@ const GRAFANA_DASHBOARDS: &str = "/var/lib/grafana/dashboards";
 ///     .expect("the compose file");
 /// assert!(stack.contents.contains("image: shop:latest"));
 /// assert!(files.iter().any(|f| f.path.starts_with("compose/grafana/dashboards")));
-/// # Ok::<(), rustform::generate::GenerateError>(())
+/// # Ok::<(), rustform_generate::GenerateError>(())
 /// ```
 ///
 /// # Errors
 ///
-/// What [`scrape_config`](crate::generate::scrape_config) refuses, an endpoint on a
+/// What [`scrape_config`](crate::scrape_config) refuses, an endpoint on a
 /// loopback address, TLS files at relative paths, and the errors of
-/// [`alert_rules`](crate::generate::alert_rules) and
-/// [`dashboards`](crate::generate::dashboards).
+/// [`alert_rules`](crate::alert_rules) and
+/// [`dashboards`](crate::dashboards).
 pub fn compose(service: &Service<'_>) -> Result<Vec<GeneratedFile>, GenerateError> {
     let rules = rules_file(service, "compose")?;
-    let dashboards = crate::generate::dashboards(service)?;
+    let dashboards = crate::dashboards(service)?;
     stack(service, rules, dashboards)
 }
 
@@ -526,9 +526,9 @@ fn datasources() -> String {
 mod tests {
     use super::super::tests::{parse, reference, reference_with};
     use super::*;
-    use crate::catalog::Catalog;
+    use rustform::catalog::Catalog;
 
-    fn files(config: &crate::config::Config) -> Vec<GeneratedFile> {
+    fn files(config: &rustform::config::Config) -> Vec<GeneratedFile> {
         let catalog = Catalog::empty("");
         let service = Service::new(config, &catalog);
         let rules = GeneratedFile::new(format!("compose/{}", rules_path(&service)), "groups: []\n");

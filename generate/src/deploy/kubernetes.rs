@@ -4,8 +4,8 @@
 use serde_json::{Value, json};
 
 use super::{Credential, MetricsEndpoint, SCRAPE_INTERVAL, SCRAPE_TIMEOUT, commented, seconds};
-use crate::config::AuthMethod;
-use crate::generate::{GenerateError, GeneratedFile, Service, to_yaml};
+use crate::{GenerateError, GeneratedFile, Service, to_yaml};
+use rustform::config::AuthMethod;
 
 /// How long the `preStop` hook sleeps before the container gets SIGTERM, in seconds:
 /// the time for the endpoint controller, kube-proxy and ingress controllers to stop
@@ -18,11 +18,11 @@ const GRACE_MARGIN_SECONDS: u64 = 5;
 ///
 /// | file | object |
 /// | --- | --- |
-/// | `deployment.yaml` | `Deployment`: `min_instances` replicas of [`Options::image`](crate::generate::Options::image) (else `<service>:latest`), the token from the Secret of [`Options::token_secret`](crate::generate::Options::token_secret), probes on `/healthz` and `/readyz`, the graceful-shutdown timings |
+/// | `deployment.yaml` | `Deployment`: `min_instances` replicas of [`Options::image`](crate::Options::image) (else `<service>:latest`), the token from the Secret of [`Options::token_secret`](crate::Options::token_secret), probes on `/healthz` and `/readyz`, the graceful-shutdown timings |
 /// | `service.yaml` | `Service`: the ports `http` and, when rustform serves the endpoint on `prometheus.listen`, `metrics` |
 /// | `servicemonitor.yaml` | Prometheus Operator `ServiceMonitor`: scrapes the endpoint with the token from the same Secret |
-/// | `prometheusrule.yaml` | Prometheus Operator `PrometheusRule`: the rules of [`alert_rules`](crate::generate::alert_rules) |
-/// | `hpa.yaml` | `HorizontalPodAutoscaler` (`autoscaling/v2`) on CPU and memory utilization and on HTTP requests per second per Pod ([`Options::requests_per_second`](crate::generate::Options::requests_per_second)), when `max_instances` is above `min_instances` |
+/// | `prometheusrule.yaml` | Prometheus Operator `PrometheusRule`: the rules of [`alert_rules`](crate::alert_rules) |
+/// | `hpa.yaml` | `HorizontalPodAutoscaler` (`autoscaling/v2`) on CPU and memory utilization and on HTTP requests per second per Pod ([`Options::requests_per_second`](crate::Options::requests_per_second)), when `max_instances` is above `min_instances` |
 ///
 /// With the request rate, `prometheus-adapter/values.yaml` (outside `k8s/`: it is not a
 /// manifest) holds the prometheus-adapter rule that serves it to the autoscaler, as
@@ -44,7 +44,7 @@ const GRACE_MARGIN_SECONDS: u64 = 5;
 /// ```
 /// use rustform::catalog::Catalog;
 /// use rustform::config::Config;
-/// use rustform::generate::{Service, kubernetes};
+/// use rustform_generate::{Service, kubernetes};
 ///
 /// let config = Config::parse_str(
 ///     "name: shop\nscaling:\n  instances:\n    min_instances: 2\n    max_instances: 6\n",
@@ -69,11 +69,11 @@ const GRACE_MARGIN_SECONDS: u64 = 5;
 ///
 /// # Errors
 ///
-/// What [`scrape_config`](crate::generate::scrape_config) refuses, an endpoint on a
+/// What [`scrape_config`](crate::scrape_config) refuses, an endpoint on a
 /// loopback address (neither the probes nor Prometheus reach it), TLS files at relative
-/// paths, and the errors of [`alert_rules`](crate::generate::alert_rules).
+/// paths, and the errors of [`alert_rules`](crate::alert_rules).
 pub fn kubernetes(service: &Service<'_>) -> Result<Vec<GeneratedFile>, GenerateError> {
-    let rules = crate::generate::alert_rules(service)?;
+    let rules = crate::alert_rules(service)?;
     manifests(service, &rules)
 }
 
@@ -501,7 +501,7 @@ impl Manifests<'_, '_> {
     fn autoscaler(&self) -> Option<String> {
         let instances = &self.service.config.scaling.instances;
         if instances.max_instances <= instances.min_instances
-            || self.service.config.scaling.strategy != crate::config::ScalingStrategy::Horizontal
+            || self.service.config.scaling.strategy != rustform::config::ScalingStrategy::Horizontal
         {
             return None;
         }
@@ -683,7 +683,7 @@ fn indent_document(text: &str) -> String {
 mod tests {
     use super::super::tests::{parse, reference, reference_with};
     use super::*;
-    use crate::catalog::Catalog;
+    use rustform::catalog::Catalog;
 
     const RULES: &str = "groups:\n  - name: slo\n    rules:\n      - alert: Burn\n        expr: |-\n          sum(rate(a[5m]))\n\n          > 1\n        labels:\n          severity: page\n";
 
@@ -697,7 +697,7 @@ mod tests {
             .collect()
     }
 
-    fn files(config: &crate::config::Config) -> Vec<GeneratedFile> {
+    fn files(config: &rustform::config::Config) -> Vec<GeneratedFile> {
         let catalog = Catalog::empty("");
         manifests(&Service::new(config, &catalog), RULES).unwrap()
     }
@@ -890,9 +890,9 @@ mod tests {
         // Without a request rate: CPU and memory only, and no adapter rule.
         let config = reference();
         let catalog = Catalog::empty("shop");
-        let options = crate::generate::Options {
+        let options = crate::Options {
             requests_per_second: None,
-            ..crate::generate::Options::default()
+            ..crate::Options::default()
         };
         let service = Service::new(&config, &catalog).with_options(options);
         let files = manifests(&service, RULES).unwrap();
@@ -905,7 +905,7 @@ mod tests {
         );
 
         // One instance at most: nothing to scale.
-        let config = crate::config::Config::default();
+        let config = rustform::config::Config::default();
         let catalog = Catalog::empty("shop");
         let files = manifests(&Service::new(&config, &catalog), RULES).unwrap();
         assert!(files.iter().all(|f| f.path.to_str() != Some("k8s/hpa.yaml")
