@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::metrics::{MetricDescription, MetricType};
-use crate::observe::CallSite;
+use crate::observe::{CallSite, OBSERVED_FUNCTIONS};
 
 /// One `#[derive(AppMetrics)]` struct, as the derive registers it.
 #[doc(hidden)]
@@ -25,12 +25,6 @@ pub struct GroupEntry {
 #[allow(unsafe_code)] // linkme places the slice in a link section
 #[linkme::distributed_slice]
 pub static METRIC_GROUPS: [GroupEntry];
-
-/// Every observed function of the program.
-#[doc(hidden)]
-#[allow(unsafe_code)] // linkme places the slice in a link section
-#[linkme::distributed_slice]
-pub static OBSERVED_FUNCTIONS: [&'static CallSite];
 
 /// Every observed function and declared metric group of the program.
 ///
@@ -61,7 +55,7 @@ pub static OBSERVED_FUNCTIONS: [&'static CallSite];
 pub fn catalog() -> Catalog {
     let mut functions: Vec<ObservedFunction> = OBSERVED_FUNCTIONS
         .iter()
-        .map(|site| site.describe())
+        .map(|site| describe(site))
         .collect();
     functions.sort_by(|a, b| (&a.module, &a.function).cmp(&(&b.module, &b.function)));
     let mut metric_groups: Vec<MetricGroup> = METRIC_GROUPS
@@ -75,8 +69,8 @@ pub fn catalog() -> Catalog {
     metric_groups.sort_by(|a, b| (&a.module, &a.name).cmp(&(&b.module, &b.name)));
     let service = OBSERVED_FUNCTIONS
         .first()
-        .map(|site| crate::observe::service_name_of(site).to_owned())
-        .or_else(|| crate::SERVICE_NAME.get().cloned())
+        .map(|site| site.service_name().to_owned())
+        .or_else(crate::observe::set_service_name_of_process)
         .unwrap_or_default();
     Catalog {
         service,
@@ -375,10 +369,25 @@ impl PartialEq<MetricDescription> for CatalogMetric {
     }
 }
 
-/// Resolves every observed function whose name is known without running it, so its
-/// series show in `/metrics` at zero from the start.
-pub(crate) fn preload_observed_functions() {
-    for site in OBSERVED_FUNCTIONS.iter() {
-        site.preload();
+/// An observed function as the catalog lists it.
+fn describe(site: &'static CallSite) -> ObservedFunction {
+    let info = site.info();
+    let resolved = site.resolved_function();
+    ObservedFunction {
+        function: resolved.unwrap_or(info.function).to_owned(),
+        resolved: resolved.is_some() || !info.method_of_self_type,
+        module: info.module.to_owned(),
+        buckets: info
+            .buckets
+            .unwrap_or(crate::metrics::FUNCTION_BUCKETS)
+            .to_vec(),
+        track_concurrency: info.track_concurrency,
+        callers: info.callers,
+        labels: info
+            .labels
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        objective: info.objective.map(Into::into),
     }
 }

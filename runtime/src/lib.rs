@@ -155,16 +155,11 @@ pub use rustform_macros::LabelValue;
 /// ```
 pub use rustform_macros::app_metrics;
 
-use std::sync::OnceLock;
-
-/// The service name set in code or configuration; see [`set_service_name`].
-pub(crate) static SERVICE_NAME: OnceLock<String> = OnceLock::new();
-
 /// Sets the `service_name` label of every observed function, ahead of
 /// `OTEL_SERVICE_NAME` and the crate name. Takes effect for functions first called after
 /// it; call it at the start of `main`. Returns `false` if a name was already set.
 pub fn set_service_name(name: impl Into<String>) -> bool {
-    SERVICE_NAME.set(name.into()).is_ok()
+    observe::SERVICE_NAME.set(name.into()).is_ok()
 }
 
 /// The build of the crate that invokes it, for `build_info`: the crate's version, and the
@@ -202,7 +197,7 @@ macro_rules! build_info {
 /// What generated code calls. Not a public API: anything here may change in any release.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::catalog::{GroupEntry, METRIC_GROUPS, OBSERVED_FUNCTIONS};
+    pub use crate::catalog::{GroupEntry, METRIC_GROUPS};
     pub use crate::metrics::Buckets;
     pub use crate::objective::check_at_compile_time as check_objective;
     pub use crate::observe::*;
@@ -247,10 +242,7 @@ pub mod __private {
             .unwrap_or_default()
     }
 
-    /// Reports that an `AppMetrics` struct's `global()` could not register its metrics.
-    pub fn registration_failed(group: &str, error: &crate::Error) {
-        tracing::error!(target: "rustform", group, %error, "metrics are counted but not exposed");
-    }
+    pub use crate::metrics::declared::registration_failed;
 
     // `app_metrics!`: a file's declarations, the process-wide table they join, and the
     // types of the generated fields and functions.

@@ -488,7 +488,7 @@ impl<S: Subscriber> Layer<S> for OnRegister {
 /// The service name rustform resolved: set in code, else the configuration's (after
 /// the environment), else the name of the only crate with observed functions.
 fn service_name(config: &Config) -> Option<String> {
-    crate::SERVICE_NAME
+    crate::observe::SERVICE_NAME
         .get()
         .cloned()
         .or_else(|| config.service_name().map(str::to_owned))
@@ -526,7 +526,7 @@ fn build_info(config: &Config, build: Option<&metrics::BuildInfo>) -> metrics::B
 
 /// The crate name of the observed functions, if they all come from one crate.
 fn only_crate_name() -> Option<String> {
-    let mut names = crate::catalog::OBSERVED_FUNCTIONS
+    let mut names = crate::observe::OBSERVED_FUNCTIONS
         .iter()
         .map(|site| site.info().crate_name);
     let first = names.next()?;
@@ -536,7 +536,7 @@ fn only_crate_name() -> Option<String> {
 /// The version of the crate whose observed functions carry `service_name`, or of the
 /// only crate with observed functions.
 fn crate_version(service_name: &str) -> Option<String> {
-    let infos: Vec<_> = crate::catalog::OBSERVED_FUNCTIONS
+    let infos: Vec<_> = crate::observe::OBSERVED_FUNCTIONS
         .iter()
         .map(|site| site.info())
         .collect();

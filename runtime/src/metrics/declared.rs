@@ -696,6 +696,13 @@ pub fn declare_group(
     })
 }
 
+/// Reports that an `AppMetrics` struct's `global()` could not register its metrics. Not
+/// a public API.
+#[doc(hidden)]
+pub fn registration_failed(group: &str, error: &crate::Error) {
+    tracing::error!(target: "rustform", group, %error, "metrics are counted but not exposed");
+}
+
 /// [`declare_group`] for `global()`: on failure the error is logged on target `rustform`
 /// and the metrics count unexposed, in storage of their own. Not a public API.
 #[doc(hidden)]
@@ -708,7 +715,7 @@ pub fn declare_group_or_log(
     match declare_group(table, declarations, Location::caller()) {
         Ok(declared) => declared,
         Err(error) => {
-            crate::__private::registration_failed(group, &error);
+            registration_failed(group, &error);
             DeclaredGroup {
                 declarations,
                 stores: declarations.iter().map(Store::detached).collect(),

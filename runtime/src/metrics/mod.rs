@@ -55,6 +55,7 @@ pub use labels::{LabelSet, LabelValue};
 pub use process::{BuildInfo, register_process_metrics};
 #[doc(hidden)]
 pub use registry::GroupMetric;
+pub(crate) use registry::ON_DEFAULT_REGISTRY;
 pub use registry::{Registry, default_registry};
 pub use vec::{CounterVec, DENSE_LIMIT, GaugeVec, HistogramVec, MetricVec};
 

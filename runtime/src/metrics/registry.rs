@@ -405,6 +405,13 @@ pub(crate) fn sample_names(base: &str, metric_type: MetricType) -> Vec<String> {
     suffixes.iter().map(|s| format!("{base}{s}")).collect()
 }
 
+/// What runs once, on the default registry's first use, before it is handed out: the
+/// layers above register here at link time (the observed functions preload their
+/// series), so the registry does not name them.
+#[allow(unsafe_code)] // linkme places the slice in a link section
+#[linkme::distributed_slice]
+pub(crate) static ON_DEFAULT_REGISTRY: [fn()];
+
 /// The process-wide registry: `#[observed]` functions record into it, and the metrics
 /// endpoint serves it. On first use it resolves every observed function linked into the
 /// program, so their series show at zero before their first call.
@@ -429,7 +436,9 @@ pub fn default_registry() -> &'static Registry {
             // The call clock calibrates on first use (under a millisecond): do it here,
             // not in the first observed call.
             let _ = crate::clock::now();
-            crate::catalog::preload_observed_functions();
+            for hook in ON_DEFAULT_REGISTRY {
+                hook();
+            }
         });
         let _ = PRELOADING.try_with(|p| p.set(false));
     }

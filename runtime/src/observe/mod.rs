@@ -19,7 +19,32 @@ pub use classify::{
 pub use future::ObservedFuture;
 pub use site::{CallSite, FunctionInfo, Outcome, SelfType, SyncCall, observe_sync};
 
-/// The `service_name` label of an observed function's series.
-pub(crate) fn service_name_of(site: &CallSite) -> &'static str {
-    site.service_name()
+use std::sync::OnceLock;
+
+/// Every observed function of the program: each `#[observed]` adds its call site at link
+/// time.
+#[doc(hidden)]
+#[allow(unsafe_code)] // linkme places the slice in a link section
+#[linkme::distributed_slice]
+pub static OBSERVED_FUNCTIONS: [&'static CallSite];
+
+/// The service name set in code or configuration (`rustform::set_service_name`).
+pub(crate) static SERVICE_NAME: OnceLock<String> = OnceLock::new();
+
+/// The service name set in code or configuration, if any.
+pub(crate) fn set_service_name_of_process() -> Option<String> {
+    SERVICE_NAME.get().cloned()
 }
+
+/// Resolves every observed function whose name is known without running it, so its
+/// series show in `/metrics` at zero from the start: run by the default registry on its
+/// first use.
+fn preload_observed_functions() {
+    for site in OBSERVED_FUNCTIONS.iter() {
+        site.preload();
+    }
+}
+
+#[allow(unsafe_code)] // linkme places the element in a link section
+#[linkme::distributed_slice(crate::metrics::ON_DEFAULT_REGISTRY)]
+static PRELOAD: fn() = preload_observed_functions;

@@ -133,7 +133,7 @@ pub(crate) fn service_name(crate_name: &'static str) -> &'static str {
             .ok()
             .filter(|s| !s.trim().is_empty())
     });
-    if let Some(name) = crate::SERVICE_NAME.get() {
+    if let Some(name) = super::SERVICE_NAME.get() {
         return name;
     }
     FROM_ENV.as_deref().unwrap_or(crate_name)
@@ -254,28 +254,9 @@ impl CallSite {
         }
     }
 
-    /// The site as the catalog lists it.
-    pub(crate) fn describe(&'static self) -> crate::catalog::ObservedFunction {
-        let resolved = self.state.get().map(|s| s.id.function);
-        crate::catalog::ObservedFunction {
-            function: resolved.unwrap_or(self.info.function).to_owned(),
-            resolved: resolved.is_some() || !self.info.method_of_self_type,
-            module: self.info.module.to_owned(),
-            buckets: self
-                .info
-                .buckets
-                .unwrap_or(crate::metrics::FUNCTION_BUCKETS)
-                .to_vec(),
-            track_concurrency: self.info.track_concurrency,
-            callers: self.info.callers,
-            labels: self
-                .info
-                .labels
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-            objective: self.info.objective.map(Into::into),
-        }
+    /// The function's final name, once the site has resolved it.
+    pub(crate) fn resolved_function(&self) -> Option<&'static str> {
+        self.state.get().map(|s| s.id.function)
     }
 
     /// The `service_name` label of the site's series.
