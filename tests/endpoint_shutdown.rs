@@ -2,33 +2,17 @@
 //! own: on SIGTERM `guard.shutdown_signal()` resolves and `/readyz` answers 503 at once,
 //! a request in flight finishes, then `main` returns with status 0.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use support::http_get as get_within;
+
 fn get(address: SocketAddr, path: &str) -> (u16, String) {
     get_within(address, path, Duration::from_secs(20))
-}
-
-/// `GET path`, giving up (status 0) after `timeout`.
-fn get_within(address: SocketAddr, path: &str, timeout: Duration) -> (u16, String) {
-    let Ok(mut stream) = TcpStream::connect(address) else {
-        return (0, String::new());
-    };
-    let _ = stream.set_read_timeout(Some(timeout));
-    let request = format!("GET {path} HTTP/1.1\r\nhost: probe\r\nconnection: close\r\n\r\n");
-    if stream.write_all(request.as_bytes()).is_err() {
-        return (0, String::new());
-    }
-    let mut response = String::new();
-    let _ = stream.read_to_string(&mut response);
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, response)
 }
 
 #[test]

@@ -8,30 +8,12 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// `GET path`: the status (0 when nothing answered) and the whole response.
-fn get(address: SocketAddr, path: &str, timeout: Duration) -> (u16, String) {
-    let Ok(mut stream) = TcpStream::connect_timeout(&address, timeout) else {
-        return (0, String::new());
-    };
-    let _ = stream.set_read_timeout(Some(timeout));
-    let request = format!("GET {path} HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n");
-    if stream.write_all(request.as_bytes()).is_err() {
-        return (0, String::new());
-    }
-    let mut response = String::new();
-    let _ = stream.read_to_string(&mut response);
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, response)
-}
+use support::http_get as get;
 
 /// The address after `prefix` in the program's first lines.
 fn address(lines: &mut impl Iterator<Item = String>, prefix: &str) -> SocketAddr {

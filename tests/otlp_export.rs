@@ -764,6 +764,28 @@ fn a_collector_behind_tls_receives_spans_and_metrics_over_grpc_and_http() {
 }
 
 #[test]
+fn zipkin_reaches_a_collector_behind_tls() {
+    let pki = Pki::new();
+    let collector = Collector::start_tls(pki.server_config(false));
+    let yaml = config(
+        &format!(
+            "- type: zipkin\n  endpoint: {}\n  tls: {{ ca_file: \"{}\" }}",
+            collector.zipkin_endpoint(),
+            pki.path("ca.pem")
+        ),
+        "",
+        SMALL_BATCHES,
+    );
+    let report = Service::new(&yaml).env("PROBE_CALLS", "2").run("burst");
+    let accounting = report.accounting("zipkin");
+    assert!(accounting.produced > 0);
+    assert_eq!(accounting.exported, accounting.produced);
+    let spans = collector.wait_for_zipkin_spans(accounting.produced as usize, WAIT);
+    assert_eq!(spans.len() as u64, accounting.produced);
+    assert!(collector.zipkin_endpoint().starts_with("https://"));
+}
+
+#[test]
 fn the_otel_certificate_variables_give_the_ca_and_the_client_certificate() {
     // The collector requires a client certificate issued by the CA (mutual TLS); the
     // files come from the standard variables, the signal's own over the generic ones.

@@ -452,9 +452,32 @@ observability:
     assert!(!hpa.contains("http_server_requests_per_second"), "{hpa}");
 }
 
+/// The lines of a request's head, up to the blank line (empty when the client went away).
+fn read_head(reader: &mut impl std::io::BufRead) -> Vec<String> {
+    let mut head = Vec::new();
+    loop {
+        let mut line = String::new();
+        match reader.read_line(&mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) if line == "\r\n" => break,
+            Ok(_) => head.push(line),
+        }
+    }
+    head
+}
+
+/// A JSON answer with `status`, and the connection closed after it.
+fn answer(stream: &mut impl std::io::Write, status: &str, body: &str) {
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+}
+
 #[test]
 fn generate_reads_the_catalog_of_a_running_service_with_its_token() {
-    use std::io::{BufRead, BufReader, Write};
+    use std::io::BufReader;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap();
     // A service answering two requests: one without the token, one with it.
@@ -463,29 +486,18 @@ fn generate_reads_the_catalog_of_a_running_service_with_its_token() {
         for _ in 0..2 {
             let (stream, _) = listener.accept().unwrap();
             let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut authorization = None;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some(value) = line.to_ascii_lowercase().strip_prefix("authorization: ") {
-                    authorization = Some(value.trim().to_owned());
-                }
-            }
+            let authorization = read_head(&mut reader).iter().find_map(|line| {
+                line.to_ascii_lowercase()
+                    .strip_prefix("authorization: ")
+                    .map(|value| value.trim().to_owned())
+            });
             let (status, body) =
                 if authorization.as_deref() == Some("bearer secret-token-0123456789") {
                     ("200 OK", CATALOG)
                 } else {
                     ("401 Unauthorized", "")
                 };
-            let mut stream = stream;
-            write!(
-                stream,
-                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            )
-            .unwrap();
+            answer(&mut { stream }, status, body);
             seen.push(authorization);
         }
         seen
@@ -552,7 +564,7 @@ fn tls_server() -> (String, rustls::ServerConfig) {
 
 #[test]
 fn generate_reads_the_catalog_over_https_with_a_ca_file() {
-    use std::io::{BufRead, BufReader, Write};
+    use std::io::{BufReader, Write};
     let (ca, config) = tls_server();
     let config = std::sync::Arc::new(config);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -568,27 +580,11 @@ fn generate_reads_the_catalog_over_https_with_a_ca_file() {
                 .unwrap();
             let connection = rustls::ServerConnection::new(config.clone()).unwrap();
             let mut stream = rustls::StreamOwned::new(connection, socket);
-            let mut head = Vec::new();
-            {
-                let mut reader = BufReader::new(&mut stream);
-                loop {
-                    let mut line = String::new();
-                    match reader.read_line(&mut line) {
-                        Ok(0) | Err(_) => break,
-                        Ok(_) if line == "\r\n" => break,
-                        Ok(_) => head.push(line),
-                    }
-                }
-            }
-            if head.is_empty() {
+            if read_head(&mut BufReader::new(&mut stream)).is_empty() {
                 continue;
             }
             served += 1;
-            let _ = write!(
-                stream,
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{CATALOG}",
-                CATALOG.len()
-            );
+            answer(&mut stream, "200 OK", CATALOG);
             stream.conn.send_close_notify();
             let _ = stream.flush();
         }

@@ -48,8 +48,10 @@
 //! | `signal` | [`Guard::shutdown_signal`] alone (with `endpoint` and `otlp` already) |
 //!
 //! A configuration that needs a feature the build leaves out is
-//! [`Error::MissingFeature`]. [`init`] and [`Guard`] alone wire the parts together, and
-//! never end the process.
+//! [`Error::MissingFeature`]. The modules depend downward only: [`metrics`] and
+//! [`config`] at the bottom; [`trace`], the runtime of `#[observed]`, [`catalog`] and
+//! [`health`] on them; the endpoint, the exporters and the HTTP instrumentation above;
+//! [`init`] and [`Guard`] alone wire them together, and never end the process.
 
 #![deny(missing_docs)]
 #![deny(unsafe_code)]

@@ -57,6 +57,32 @@ pub fn example_binary(name: &str) -> PathBuf {
     binary
 }
 
+/// `GET path` over a plain connection that is closed after the answer: the status (0
+/// when nothing answered within `timeout`) and the whole response.
+pub fn http_get(
+    address: std::net::SocketAddr,
+    path: &str,
+    timeout: std::time::Duration,
+) -> (u16, String) {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect_timeout(&address, timeout) else {
+        return (0, String::new());
+    };
+    let _ = stream.set_read_timeout(Some(timeout));
+    let request = format!("GET {path} HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return (0, String::new());
+    }
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, response)
+}
+
 /// Runs `command` to its end; returns whether it succeeded and its stdout and stderr.
 pub fn run(command: &mut Command) -> (bool, String) {
     let out = command.output().expect("the command starts");

@@ -153,22 +153,7 @@ impl OtlpClient {
                 let url = http_url(transport.endpoint.as_deref(), signal);
                 let parsed = reqwest::Url::parse(&url)
                     .map_err(|e| install_error(format!("endpoint {url:?} is not a URL ({e})")))?;
-                let https = check_scheme(what, &parsed)?;
-                let builder = reqwest::Client::builder()
-                    .user_agent(USER_AGENT)
-                    .redirect(reqwest::redirect::Policy::none())
-                    .connect_timeout(transport.timeout);
-                #[cfg(feature = "tls")]
-                let builder = if https {
-                    crate::tls::reqwest(builder, &transport.tls, &format!("{what}.tls"))?
-                } else {
-                    builder
-                };
-                #[cfg(not(feature = "tls"))]
-                let _ = https;
-                let client = builder
-                    .build()
-                    .map_err(|e| install_error(format!("cannot build the HTTP client ({e})")))?;
+                let client = http_client(what, &parsed, transport, USER_AGENT)?;
                 (
                     redacted(&parsed),
                     Wire::Http {
@@ -322,10 +307,37 @@ const USER_AGENT: &str = concat!(
     " OTel-OTLP-Exporter-Rust"
 );
 
-/// `http` and `https` only; TLS needs a build with TLS support.
+/// The HTTP client of the exporter at `what` (OTLP/HTTP or Zipkin) for `url`: its
+/// `User-Agent`, no redirects, the transport's timeout to connect, and `transport.tls`
+/// for `https://`.
+pub(crate) fn http_client(
+    what: &str,
+    url: &reqwest::Url,
+    transport: &Transport,
+    user_agent: &'static str,
+) -> Result<reqwest::Client, Error> {
+    let https = check_scheme(what, url)?;
+    let builder = reqwest::Client::builder()
+        .user_agent(user_agent)
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(transport.timeout);
+    #[cfg(feature = "tls")]
+    let builder = if https {
+        crate::tls::reqwest(builder, &transport.tls, &format!("{what}.tls"))?
+    } else {
+        builder
+    };
+    #[cfg(not(feature = "tls"))]
+    let _ = https;
+    builder.build().map_err(|e| Error::Install {
+        what: "OpenTelemetry export",
+        reason: format!("{what}: cannot build the HTTP client ({e})"),
+    })
+}
+
 /// Whether `url`, the endpoint of the exporter at `what`, is `https://`; an error for a
 /// scheme other than http and https, and for https in a build without the `tls` feature.
-pub(crate) fn check_scheme(what: &str, url: &reqwest::Url) -> Result<bool, Error> {
+fn check_scheme(what: &str, url: &reqwest::Url) -> Result<bool, Error> {
     match url.scheme() {
         "http" => Ok(false),
         "https" if cfg!(feature = "tls") => Ok(true),

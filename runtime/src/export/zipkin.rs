@@ -40,21 +40,12 @@ impl ZipkinSink {
         let endpoint = transport.endpoint.as_deref().unwrap_or(DEFAULT_ENDPOINT);
         let url = reqwest::Url::parse(endpoint)
             .map_err(|e| error(format!("endpoint {endpoint:?} is not a URL ({e})")))?;
-        let https = super::otlp::check_scheme(what, &url)?;
-        let builder = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(transport.timeout);
-        #[cfg(feature = "tls")]
-        let builder = if https {
-            crate::tls::reqwest(builder, &transport.tls, &format!("{what}.tls"))?
-        } else {
-            builder
-        };
-        #[cfg(not(feature = "tls"))]
-        let _ = https;
-        let client = builder
-            .build()
-            .map_err(|e| error(format!("cannot build the HTTP client ({e})")))?;
+        let client = super::otlp::http_client(
+            what,
+            &url,
+            transport,
+            concat!("rustform/", env!("CARGO_PKG_VERSION")),
+        )?;
         let headers = transport
             .headers
             .iter()
