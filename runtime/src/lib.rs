@@ -49,7 +49,7 @@
 //!
 //! A configuration that needs a feature the build leaves out is
 //! [`Error::MissingFeature`]. The modules depend downward only: [`metrics`] and
-//! [`config`] at the bottom; [`trace`], the runtime of `#[observed]`, [`catalog`] and
+//! [`config`] at the bottom; [`trace`], the runtime of `#[observed]`, [`catalog`](mod@catalog) and
 //! [`health`] on them; the endpoint, the exporters and the HTTP instrumentation above;
 //! [`init`] and [`Guard`] alone wire them together, and never end the process.
 

@@ -117,9 +117,8 @@ impl Observability {
     ///     .config_yaml("observability:\n  logging:\n    format: json\n")
     ///     .build()?
     ///     .layer()?;
-    /// let subscriber = tracing_subscriber::registry()
-    ///     .with(layer)
-    ///     .with(tracing_subscriber::filter::LevelFilter::INFO);
+    /// // Beside the program's own layers: `.with(sentry_tracing::layer())`, …
+    /// let subscriber = tracing_subscriber::registry().with(layer);
     /// tracing::subscriber::with_default(subscriber, || tracing::info!("hello"));
     /// guard.shutdown(std::time::Duration::from_secs(1));
     /// # Ok::<(), rustform::Error>(())
