@@ -1,20 +1,25 @@
-//! Per-client rate limits (GCRA, by `governor`) and the client's address.
+//! Per-client rate limits (GCRA) and the client's address.
 //!
 //! Authenticated requests are limited per credential (its id), others per address;
 //! failed authentications get a tighter limit per address, so guessing tokens is slow.
 //! Keys not seen for a while are evicted as the maps grow, so memory stays bounded
 //! however many clients come and go. `X-Forwarded-For` is believed only from the
 //! configured trusted proxies.
+//!
+//! The limiter is the generic cell rate algorithm: per key, one number, the theoretical
+//! arrival time (TAT) of the next request. A request at `now` passes when the TAT is at
+//! most `tolerance` ahead of `now` (the burst), and moves the TAT one emission interval
+//! further (`60 s / requests_per_minute`); otherwise it waits until the TAT is back
+//! within the tolerance. A key whose TAT is in the past has fully recovered and is
+//! forgotten at the next sweep.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::num::NonZeroU32;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::Error;
 use crate::config::{IpNet, RateLimit};
@@ -22,21 +27,82 @@ use crate::config::{IpNet, RateLimit};
 /// Checks between two sweeps of keys whose limit has fully recovered.
 const SWEEP_EVERY: u64 = 4096;
 
+/// A rate per key: `per_minute` requests a minute, `burst` of them at once.
+struct Keyed {
+    /// Nanoseconds between two requests at the sustained rate.
+    emission: u64,
+    /// How far ahead of now the TAT may be and a request still pass: `burst - 1`
+    /// emissions.
+    tolerance: u64,
+    /// When the nanoseconds count from.
+    epoch: Instant,
+    /// Each key's TAT, in nanoseconds since `epoch`.
+    tats: Mutex<HashMap<String, u64>>,
+}
+
+impl Keyed {
+    fn new(per_minute: u32, burst: u32) -> Keyed {
+        let emission = 60_000_000_000 / u64::from(per_minute.max(1));
+        Keyed {
+            emission,
+            tolerance: emission.saturating_mul(u64::from(burst.max(1) - 1)),
+            epoch: Instant::now(),
+            tats: Mutex::default(),
+        }
+    }
+
+    fn now(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// Counts a request of `key`: `Err` with the wait when it is over the limit.
+    fn check(&self, key: &str) -> Result<(), Duration> {
+        let now = self.now();
+        let mut tats = self.tats.lock().unwrap_or_else(PoisonError::into_inner);
+        let tat = tats.get(key).copied().unwrap_or(now).max(now);
+        let ahead = tat - now;
+        if ahead > self.tolerance {
+            return Err(Duration::from_nanos(ahead - self.tolerance));
+        }
+        let next = tat.saturating_add(self.emission);
+        match tats.get_mut(key) {
+            Some(slot) => *slot = next,
+            None => {
+                tats.insert(key.to_owned(), next);
+            }
+        }
+        Ok(())
+    }
+
+    /// Forgets keys whose limit has fully recovered: they would start afresh anyway.
+    fn sweep(&self) {
+        let now = self.now();
+        let mut tats = self.tats.lock().unwrap_or_else(PoisonError::into_inner);
+        tats.retain(|_, tat| *tat > now);
+        tats.shrink_to_fit();
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.tats
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+}
+
 /// The limiters of one endpoint.
 pub(crate) struct Limits {
-    clients: Arc<DefaultKeyedRateLimiter<String>>,
-    failures: Arc<DefaultKeyedRateLimiter<String>>,
+    clients: Arc<Keyed>,
+    failures: Arc<Keyed>,
     trusted: Vec<IpNet>,
     checks: AtomicU64,
 }
 
 impl Limits {
     pub(crate) fn new(rate: &RateLimit) -> Result<Limits, Error> {
-        let per_minute = |n: u32| NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
-        let clients = Quota::per_minute(per_minute(rate.requests_per_minute))
-            .allow_burst(per_minute(rate.burst_size));
-        let failures_per_minute = per_minute(rate.failed_auth_per_minute);
-        let failures = Quota::per_minute(failures_per_minute).allow_burst(failures_per_minute);
+        let clients = Keyed::new(rate.requests_per_minute, rate.burst_size);
+        let failures = Keyed::new(rate.failed_auth_per_minute, rate.failed_auth_per_minute);
         let trusted = rate
             .trusted_proxies
             .iter()
@@ -52,8 +118,8 @@ impl Limits {
             })
             .collect::<Result<_, _>>()?;
         Ok(Limits {
-            clients: Arc::new(RateLimiter::keyed(clients)),
-            failures: Arc::new(RateLimiter::keyed(failures)),
+            clients: Arc::new(clients),
+            failures: Arc::new(failures),
             trusted,
             checks: AtomicU64::new(0),
         })
@@ -69,21 +135,17 @@ impl Limits {
         self.check(&self.failures, key)
     }
 
-    fn check(&self, limiter: &DefaultKeyedRateLimiter<String>, key: &str) -> Result<(), Duration> {
+    fn check(&self, limiter: &Keyed, key: &str) -> Result<(), Duration> {
         if self.checks.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
             self.sweep();
         }
-        limiter
-            .check_key(&key.to_owned())
-            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+        limiter.check(key)
     }
 
     /// Forgets keys whose limit has fully recovered: they would start afresh anyway.
     pub(crate) fn sweep(&self) {
-        for limiter in [&self.clients, &self.failures] {
-            limiter.retain_recent();
-            limiter.shrink_to_fit();
-        }
+        self.clients.sweep();
+        self.failures.sweep();
     }
 
     /// Keys remembered now, clients and failures together.
@@ -134,10 +196,8 @@ pub(crate) fn start_eviction(limits: &Limits) {
                 else {
                     return;
                 };
-                for limiter in [clients, failures] {
-                    limiter.retain_recent();
-                    limiter.shrink_to_fit();
-                }
+                clients.sweep();
+                failures.sweep();
             }
         });
 }
@@ -165,6 +225,34 @@ mod tests {
         assert!(wait <= Duration::from_secs(1), "{wait:?}");
         // Another client has its own allowance.
         assert!(limits.check_client("other").is_ok());
+    }
+
+    #[test]
+    fn the_wait_is_until_the_next_request_fits() {
+        // 60 a minute: one a second; a burst of 2.
+        let limiter = Keyed::new(60, 2);
+        assert!(limiter.check("a").is_ok());
+        assert!(limiter.check("a").is_ok());
+        let wait = limiter.check("a").unwrap_err();
+        assert!(
+            wait > Duration::from_millis(900) && wait <= Duration::from_secs(1),
+            "{wait:?}"
+        );
+        // A refused request does not push the TAT further.
+        let again = limiter.check("a").unwrap_err();
+        assert!(again <= wait, "{again:?} vs {wait:?}");
+        // A burst of one: every request needs the full interval.
+        let strict = Keyed::new(6, 1);
+        assert!(strict.check("b").is_ok());
+        let wait = strict.check("b").unwrap_err();
+        assert!(wait > Duration::from_secs(9), "{wait:?}");
+    }
+
+    #[test]
+    fn zero_rates_mean_one_a_minute_not_a_division_by_zero() {
+        let limiter = Keyed::new(0, 0);
+        assert!(limiter.check("a").is_ok());
+        assert!(limiter.check("a").unwrap_err() > Duration::from_secs(59));
     }
 
     #[test]
