@@ -179,12 +179,7 @@ impl Observability {
     /// with [`Error::Install`] if another global `tracing` subscriber is set.
     pub fn install(self) -> Result<Guard, Error> {
         let (layers, guard, notes) = self.install_parts::<Registry>()?;
-        // The exporters report through the subscriber once it exists.
-        let layer = layers.and_then(OnRegister::new(|_dispatch| {
-            #[cfg(feature = "otlp")]
-            crate::export::set_logs(_dispatch);
-        }));
-        let subscriber = Registry::default().with(layer);
+        let subscriber = Registry::default().with(layers);
         let log_level = subscriber.max_level_hint();
         if tracing::subscriber::set_global_default(subscriber).is_err() {
             // Nothing global is left behind: the guard stops the server and exporters.
@@ -198,7 +193,7 @@ impl Observability {
                     .to_owned(),
             });
         }
-        notes.log();
+        notes.publish();
         // Libraries that log through the `log` crate reach the same logs, up to the most
         // verbose level the filter lets through.
         let log_bridge = log_level
@@ -238,17 +233,20 @@ impl Observability {
         S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync + 'static,
     {
         let (layers, guard, notes) = self.install_parts::<S>()?;
-        let layer = layers.and_then(OnRegister::new(move |dispatch| {
-            #[cfg(feature = "otlp")]
-            crate::export::set_logs(dispatch);
-            // Called while tracing holds its registry of dispatchers: the notes are
-            // logged from a thread of their own once it is released.
-            let dispatch = dispatch.clone();
-            let _ = std::thread::Builder::new()
-                .name("rustform-notes".into())
-                .spawn(move || tracing::dispatcher::with_default(&dispatch, || notes.log()));
-        }));
-        Ok((layer, guard))
+        // Said once the program has set its global subscriber (within a minute), from a
+        // thread of its own, where the global subscriber is the default.
+        let _ = std::thread::Builder::new()
+            .name("rustform-notes".into())
+            .spawn(move || {
+                let until = Instant::now() + Duration::from_secs(60);
+                while !tracing::dispatcher::has_been_set() && Instant::now() < until {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                if tracing::dispatcher::has_been_set() {
+                    notes.publish();
+                }
+            });
+        Ok((layers, guard))
     }
 
     /// Everything but the subscriber, once per process.
@@ -440,6 +438,14 @@ struct Notes {
 }
 
 impl Notes {
+    /// Points the exporters' own messages at the global subscriber, then logs the notes
+    /// there. Called on a thread without a subscriber of its own.
+    fn publish(&self) {
+        #[cfg(feature = "otlp")]
+        crate::export::set_logs(&tracing::dispatcher::get_default(Clone::clone));
+        self.log();
+    }
+
     fn log(&self) {
         for warning in &self.warnings {
             tracing::warn!(target: "rustform::config", "{warning}");
@@ -452,34 +458,6 @@ impl Notes {
                 path = %self.metrics_path,
                 "serving metrics and health checks"
             );
-        }
-    }
-}
-
-/// A layer that runs a closure once, when the subscriber it is part of becomes a
-/// `Dispatch` (set as the global default, or with `with_default`). It sits beside the
-/// `Vec` of layers, not in it: a `Vec` does not pass `on_register_dispatch` on. The
-/// closure runs while `tracing` holds its registry of dispatchers, so it must not emit
-/// events or spans.
-struct OnRegister(Mutex<Option<OnDispatch>>);
-
-/// What [`OnRegister`] runs.
-type OnDispatch = Box<dyn FnOnce(&tracing::Dispatch) + Send>;
-
-impl OnRegister {
-    fn new(run: impl FnOnce(&tracing::Dispatch) + Send + 'static) -> OnRegister {
-        OnRegister(Mutex::new(Some(Box::new(run))))
-    }
-}
-
-impl<S: Subscriber> Layer<S> for OnRegister {
-    fn on_register_dispatch(&self, dispatch: &tracing::Dispatch) {
-        let run = match self.0.lock() {
-            Ok(mut run) => run.take(),
-            Err(poisoned) => poisoned.into_inner().take(),
-        };
-        if let Some(run) = run {
-            run(dispatch);
         }
     }
 }
