@@ -160,6 +160,37 @@ fn configuration_warnings_are_logged_after_install() {
 }
 
 #[test]
+fn install_layer_joins_the_programs_own_registry_with_metrics_and_notes() {
+    let yaml = "observability:\n  logging:\n    format: json\n  opentelemetry:\n    \
+                tracing:\n      exporters:\n        - type: otlp\n          \
+                headers: { authorization: \"Bearer ${TOKEN}\" }\n";
+    let output = run("own-registry", Some(yaml), &[]);
+    let lines = json_lines(&output);
+    // The program's events are written by rustform's log layer, in its format.
+    assert!(
+        lines.iter().any(|l| message(l) == "from the program"),
+        "{lines:#?}"
+    );
+    // The configuration's warning reached the program's subscriber.
+    assert!(
+        lines.iter().any(
+            |l| l["target"] == "rustform::config" && message(l).contains("${TOKEN} is not set")
+        ),
+        "{lines:#?}"
+    );
+    // Everything else init() does is done: observed functions and process metrics.
+    let exposition = stderr(&output);
+    assert!(
+        exposition.contains("function_calls_total{function=\"place_order\""),
+        "{exposition}"
+    );
+    assert!(
+        exposition.contains("process_start_time_seconds"),
+        "{exposition}"
+    );
+}
+
+#[test]
 fn a_broken_file_stops_the_program_with_the_yaml_path() {
     let output = run_expecting(
         "logs",

@@ -43,6 +43,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 ..rustform::build_info!()
             })
             .install()?
+    } else if scenario == "own-registry" {
+        // The program's own subscriber, with rustform's layer in it.
+        use tracing_subscriber::layer::SubscriberExt;
+        let (layer, guard) = rustform::Observability::builder()
+            .build()?
+            .install_layer()?;
+        tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))?;
+        guard
     } else {
         rustform::init()?
     };
@@ -53,6 +61,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             tracing::warn!(reason = "low stock", "after the order");
             log::info!(target: "legacy", "from the log crate");
             log::debug!(target: "legacy", "filtered out at info");
+        }
+        "own-registry" => {
+            tracing::warn!("from the program");
+            place_order(1)?;
+            eprint!("{}", default_registry().render());
+            // The configuration's notes are logged from a thread of rustform's once the
+            // subscriber is set: give it a moment (a bound, not a timing).
+            std::thread::sleep(std::time::Duration::from_millis(500));
         }
         "twice" => match rustform::init() {
             Ok(_) => eprintln!("second init: accepted"),
