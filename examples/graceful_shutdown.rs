@@ -54,7 +54,8 @@ async fn main() -> Result<std::process::ExitCode, Box<dyn std::error::Error>> {
             "name: shutdown-demo\n\
              observability:\n  \
                logging:\n    level: info\n    format: json\n    output: stderr\n  \
-               prometheus:\n    listen: \"{metrics_listen}\"\n\
+               prometheus:\n    listen: \"{metrics_listen}\"\n    \
+                 authentication:\n      enabled: false\n\
              scaling:\n  instances:\n    drain_timeout: 10s\n    shutdown_timeout: 20s\n"
         ))
         .install()?;

@@ -349,7 +349,9 @@ fn failed_authentications_are_limited_per_address() {
 
 #[test]
 fn the_format_follows_accept_and_gzip_follows_accept_encoding() {
-    let served = serve("name: shop\n");
+    let served = serve(
+        "name: shop\nobservability:\n  prometheus:\n    authentication:\n      enabled: false\n",
+    );
     place_order(1).unwrap();
     let http = Client::builder().build().unwrap();
     let metrics = format!("{}/metrics", served.base);
@@ -574,4 +576,236 @@ fn the_catalog_is_served_behind_the_same_authentication() {
             .iter()
             .any(|f| f.function == "place_order")
     );
+}
+
+/// Runs the endpoint probe's `scenario` with the token file of `secrets`, logs at info
+/// as JSON on stdout, `env` on top; returns stdout and stderr.
+fn probe(scenario: &str, secrets: &Secrets, env: &[(&str, &str)]) -> (String, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_rustform-endpoint-probe"))
+        .arg(scenario)
+        .env_clear()
+        .env("RUST_LOG", "info")
+        .env("PROBE_TOKEN_FILE", &secrets.token_file)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{stderr}");
+    (stdout, stderr)
+}
+
+/// The audit events in `stdout`: outcome, reason and client of each.
+fn audit_events(stdout: &str) -> Vec<(String, String, String)> {
+    stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| l["target"] == "rustform::audit")
+        .map(|l| {
+            let field = |name: &str| l["fields"][name].as_str().unwrap_or_default().to_owned();
+            (field("outcome"), field("reason"), field("client"))
+        })
+        .collect()
+}
+
+/// A static token's client id: `static:` and the first eight hex digits of its SHA-256.
+fn static_id(token: &str) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(token.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("static:{}", &hex[..8])
+}
+
+#[test]
+fn past_the_failure_limit_the_right_token_is_refused_like_any_other() {
+    let secrets = secrets();
+    let (stdout, stderr) = probe(
+        "failure-limit",
+        &secrets,
+        &[(
+            "PROBE_RATE_LIMIT",
+            "requests_per_minute: 1000, burst_size: 1000, failed_auth_per_minute: 3",
+        )],
+    );
+    // Three failures a minute: the fourth request, whatever it carries, waits for the
+    // first failure's 20 s to pass.
+    for line in [
+        "guesses: 401 retry-after -, 401 retry-after -, 401 retry-after -",
+        "right: 429 retry-after 20",
+        "right catalog: 429 retry-after 20",
+        "wrong: 429 retry-after 20",
+        "healthz: 200 retry-after -",
+        "readyz: 200 retry-after -",
+        "metric: rustform_endpoint_rate_limited_total 3",
+        r#"metric: rustform_endpoint_auth_failures_total{reason="invalid"} 3"#,
+    ] {
+        assert!(stderr.contains(line), "{line:?} in\n{stderr}");
+    }
+    let denied = ("denied".to_owned(), "invalid".to_owned(), String::new());
+    let limited = (
+        "rate_limited".to_owned(),
+        "failed_authentications".to_owned(),
+        String::new(),
+    );
+    assert_eq!(
+        audit_events(&stdout),
+        [
+            denied.clone(),
+            denied.clone(),
+            denied,
+            limited.clone(),
+            limited.clone(),
+            limited
+        ],
+        "{stdout}"
+    );
+    assert!(!stdout.contains(secrets.static_token.as_str()));
+}
+
+#[test]
+fn each_static_token_has_its_own_client_id_and_bucket() {
+    let secrets = secrets();
+    let second = "variable-token-5d4c3b2a19080706f5e4";
+    let (stdout, stderr) = probe(
+        "two-static-tokens",
+        &secrets,
+        &[
+            ("PROBE_SECOND_TOKEN", second),
+            ("PROBE_RATE_LIMIT", "requests_per_minute: 60, burst_size: 2"),
+        ],
+    );
+    for line in [
+        "file token: 200 retry-after -, 200 retry-after -, 429 retry-after 1",
+        "variable token: 200 retry-after -",
+        "metric: rustform_endpoint_rate_limited_total 1",
+    ] {
+        assert!(stderr.contains(line), "{line:?} in\n{stderr}");
+    }
+    let file = static_id(&secrets.static_token);
+    let variable = static_id(second);
+    assert_ne!(file, variable);
+    let clients: Vec<(String, String)> = audit_events(&stdout)
+        .into_iter()
+        .map(|(outcome, _, client)| (outcome, client))
+        .collect();
+    let pair = |outcome: &str, client: &str| (outcome.to_owned(), client.to_owned());
+    assert_eq!(
+        clients,
+        [
+            pair("allowed", &file),
+            pair("allowed", &file),
+            pair("rate_limited", &file),
+            pair("allowed", &variable),
+        ],
+        "{stdout}"
+    );
+}
+
+#[test]
+fn health_reports_the_version_build_info_reports() {
+    let secrets = secrets();
+    let (_, stderr) = probe("health-version", &secrets, &[]);
+    let version = env!("CARGO_PKG_VERSION");
+    assert!(
+        stderr.contains(&format!("\"version\":\"{version}\"")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(r#"build_info{{version="{version}","#)),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn ipv6_clients_are_limited_per_64_not_per_address() {
+    let secrets = secrets();
+    // Loopback is the trusted proxy, so the addresses in X-Forwarded-For are the
+    // clients'.
+    let yaml = bearer(&secrets.token_file, &secrets.store, "")
+        .replace("failed_auth_per_minute: 1000", "failed_auth_per_minute: 3")
+        .replace(
+            "failed_auth_per_minute: 3",
+            "failed_auth_per_minute: 3\n        trusted_proxies: [\"127.0.0.1\"]",
+        );
+    let served = serve(&yaml);
+    let http = client();
+    let metrics = format!("{}/metrics", served.base);
+    let from = |client: &str| {
+        http.get(&metrics)
+            .bearer_auth("guess-0123456789abcdef")
+            .header("x-forwarded-for", client)
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    // One host moving through its /64: a new address for every guess.
+    let rotating: Vec<u16> = (1..=5)
+        .map(|i| from(&format!("2001:db8:7:1::{i:x}")))
+        .collect();
+    assert_eq!(rotating, [401, 401, 401, 429, 429]);
+    // Another /64 has its own allowance, and IPv4 clients one per address.
+    assert_eq!(from("2001:db8:7:2::1"), 401);
+    assert_eq!(from("203.0.113.7"), 401);
+    assert_eq!(from("203.0.113.8"), 401);
+}
+
+#[test]
+fn without_an_authentication_section_metrics_answers_503_and_open_must_be_written() {
+    let http = client();
+    let unset = serve("name: shop\n");
+    for path in ["/metrics", "/catalog"] {
+        assert_eq!(
+            get_status(&http, &format!("{}{path}", unset.base)),
+            503,
+            "{path}"
+        );
+    }
+    assert_eq!(get_status(&http, &format!("{}/healthz", unset.base)), 200);
+    let open = serve(
+        "name: shop\nobservability:\n  prometheus:\n    authentication:\n      enabled: false\n",
+    );
+    assert_eq!(get_status(&http, &format!("{}/metrics", open.base)), 200);
+    let none = serve(
+        "name: shop\nobservability:\n  prometheus:\n    authentication:\n      \
+         enabled: true\n      method: none\n",
+    );
+    assert_eq!(get_status(&http, &format!("{}/metrics", none.base)), 200);
+}
+
+#[test]
+fn served_without_connect_info_the_endpoint_answers_503_not_one_shared_bucket() {
+    let secrets = secrets();
+    let config = Config::parse(
+        &bearer(&secrets.token_file, &secrets.store, ""),
+        "rustform.yml",
+        &|_| None,
+    )
+    .unwrap();
+    let router = Endpoint::from_config(&config).unwrap().router();
+    // Served the plain way: no peer addresses in the requests.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            axum::serve(listener, router).await.unwrap();
+        });
+    });
+    let http = client();
+    let metrics = format!("http://{address}/metrics");
+    for token in [secrets.static_token.as_str(), "guess-0123456789abcdef"] {
+        let response = http.get(&metrics).bearer_auth(token).send().unwrap();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response.text().unwrap(),
+            "the endpoint cannot see the client's address\n"
+        );
+    }
+    assert_eq!(get_status(&http, &format!("http://{address}/healthz")), 200);
 }

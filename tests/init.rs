@@ -409,3 +409,37 @@ fn an_endpoint_whose_token_is_missing_stops_init_and_says_which_variable() {
     assert!(err.contains("SCRAPE_TOKEN"), "{err}");
     assert!(err.contains("not set"), "{err}");
 }
+
+#[test]
+fn a_router_taken_before_init_answers_503_then_serves_the_installed_configuration() {
+    let yaml = "observability:\n  logging:\n    format: json\n  prometheus:\n    \
+                authentication:\n      enabled: true\n      method: bearer_token\n      \
+                token_env: METRICS_TOKEN\n";
+    let token = "early-router-token-0123456789abcdef";
+    let output = run(
+        "router-before-init",
+        Some(yaml),
+        &[("METRICS_TOKEN", token)],
+    );
+    let stderr = stderr(&output);
+    assert!(
+        stderr.contains("before init: metrics 503 healthz 503"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("after init: metrics 401 with the token 200 healthz 200"),
+        "{stderr}"
+    );
+    // Said once, once there is a subscriber to say it to.
+    let errors: Vec<String> = json_lines(&output)
+        .iter()
+        .filter(|l| l["level"] == "ERROR")
+        .map(|l| message(l).to_owned())
+        .collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].contains("router() was asked before rustform::init()")
+            && errors[0].contains("(2 refused)"),
+        "{errors:?}"
+    );
+}

@@ -450,6 +450,10 @@ impl Default for Prometheus {
 pub struct Authentication {
     /// `enabled` (default false).
     pub enabled: bool,
+    /// Whether the configuration wrote `authentication` at all. `/metrics` is served to
+    /// anyone only when it did (`enabled: false` or `method: none`); the defaults, with
+    /// nothing written, make the endpoint answer 503 and log how to choose.
+    pub explicit: bool,
     /// `method` (default bearer_token).
     pub method: AuthMethod,
     /// `token_env`: the variable holding the static token.
@@ -478,6 +482,7 @@ impl Default for Authentication {
     fn default() -> Self {
         Authentication {
             enabled: false,
+            explicit: false,
             method: AuthMethod::BearerToken,
             token_env: None,
             token_file: None,
@@ -564,17 +569,25 @@ pub struct RateLimit {
     /// `trusted_proxies` (default none): the peers whose `X-Forwarded-For` is believed,
     /// as written: IP addresses or networks, each checked to parse as an [`IpNet`].
     pub trusted_proxies: Vec<String>,
+    /// `ipv6_prefix_length` (default 64, 1 to 128): clients without a credential and
+    /// failed authentications from IPv6 addresses are limited per network of this
+    /// length, since one host commonly holds a whole /64 and could move through it.
+    pub ipv6_prefix_length: u8,
+    /// `ipv4_prefix_length` (default 32, 1 to 32): the same for IPv4 addresses.
+    pub ipv4_prefix_length: u8,
 }
 
 impl Default for RateLimit {
     /// 60 requests a minute with bursts of 10, 10 failed attempts a minute, no trusted
-    /// proxy.
+    /// proxy, IPv6 clients per /64 and IPv4 clients per address.
     fn default() -> Self {
         RateLimit {
             requests_per_minute: 60,
             burst_size: 10,
             failed_auth_per_minute: 10,
             trusted_proxies: Vec::new(),
+            ipv6_prefix_length: 64,
+            ipv4_prefix_length: 32,
         }
     }
 }

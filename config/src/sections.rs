@@ -482,7 +482,10 @@ const AUTH_METHODS: &[(&str, AuthMethod)] = &[
 ];
 
 fn authentication(d: &mut Decoder<'_>, node: &Node, path: &str) -> Authentication {
-    let mut out = Authentication::default();
+    let mut out = Authentication {
+        explicit: true,
+        ..Authentication::default()
+    };
     let mut f = d.map(node, path);
     f.set(d, "enabled", &mut out.enabled, Decoder::bool);
     f.set(d, "method", &mut out.method, |d, n, p| {
@@ -542,6 +545,12 @@ fn authentication(d: &mut Decoder<'_>, node: &Node, path: &str) -> Authenticatio
             d.whole(n, p, 1, 1_000_000)
         }) {
             out.rate_limit.failed_auth_per_minute = n as u32;
+        }
+        if let Some(n) = r.read(d, "ipv6_prefix_length", |d, n, p| d.whole(n, p, 1, 128)) {
+            out.rate_limit.ipv6_prefix_length = n as u8;
+        }
+        if let Some(n) = r.read(d, "ipv4_prefix_length", |d, n, p| d.whole(n, p, 1, 32)) {
+            out.rate_limit.ipv4_prefix_length = n as u8;
         }
         if let Some((node, path)) = r.get("trusted_proxies") {
             out.rate_limit.trusted_proxies = d

@@ -239,10 +239,10 @@ impl Observability {
             .name("rustform-notes".into())
             .spawn(move || {
                 let until = Instant::now() + Duration::from_secs(60);
-                while !tracing::dispatcher::has_been_set() && Instant::now() < until {
+                while !crate::trace::has_global_subscriber() && Instant::now() < until {
                     std::thread::sleep(Duration::from_millis(20));
                 }
-                if tracing::dispatcher::has_been_set() {
+                if crate::trace::has_global_subscriber() {
                     notes.publish();
                 }
             });
@@ -359,14 +359,15 @@ where
     if metrics_config.custom_metrics && business.enabled {
         business_problem = metrics::declare_business(registry, business).err();
     }
+    let build = build_info(&config, build.as_ref());
     if metrics_config.system_metrics {
         metrics::register_process_metrics(registry)?;
-        build_info(&config, build.as_ref()).register(registry)?;
+        build.register(registry)?;
     }
     // The endpoint: its credentials and checks are read now, its address bound now, so
     // a mistake stops `init()`.
     #[cfg(feature = "endpoint")]
-    let (endpoint, server) = crate::endpoint::start(&config)?;
+    let (endpoint, server) = crate::endpoint::start(&config, &build.version)?;
     #[cfg(not(feature = "endpoint"))]
     if config.observability.prometheus.listen.is_some() {
         return Err(Error::missing_feature(
@@ -396,9 +397,12 @@ where
         }
     }
     #[cfg(feature = "endpoint")]
-    if let Some(endpoint) = &endpoint {
-        endpoint.install();
-    }
+    let endpoint_notes = match &endpoint {
+        Some(endpoint) => endpoint.install(server.is_some()),
+        None => Vec::new(),
+    };
+    #[cfg(not(feature = "endpoint"))]
+    let endpoint_notes = Vec::new();
     // `ObserveLayer::new()` reads `prometheus.metrics.http` from here.
     #[cfg(feature = "http")]
     crate::http::install(&config);
@@ -411,6 +415,7 @@ where
     }
     let notes = Notes {
         warnings: notes,
+        errors: endpoint_notes,
         service: config.service_name().unwrap_or_default().to_owned(),
         address,
         metrics_path: config.observability.prometheus.endpoint.clone(),
@@ -432,6 +437,9 @@ where
 /// where the endpoint listens.
 struct Notes {
     warnings: Vec<String>,
+    /// The endpoint's: a router refused requests before `init()`, authentication is
+    /// not configured.
+    errors: Vec<String>,
     service: String,
     address: Option<std::net::SocketAddr>,
     metrics_path: String,
@@ -449,6 +457,9 @@ impl Notes {
     fn log(&self) {
         for warning in &self.warnings {
             tracing::warn!(target: "rustform::config", "{warning}");
+        }
+        for error in &self.errors {
+            tracing::error!(target: "rustform::endpoint", "{error}");
         }
         tracing::debug!(target: "rustform", service_name = self.service, "rustform installed");
         if let Some(address) = self.address {

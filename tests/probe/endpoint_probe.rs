@@ -24,7 +24,8 @@ fn listen() -> String {
     std::env::var("PROBE_LISTEN").unwrap_or_else(|_| "127.0.0.1:0".to_owned())
 }
 
-/// Sends `request` and returns the status code of the answer (0 when none came).
+/// Sends `request` and returns the status code of the answer (0 when none came), from
+/// its first read.
 fn status(address: SocketAddr, request: &[u8]) -> u16 {
     let Ok(mut stream) = TcpStream::connect(address) else {
         return 0;
@@ -42,6 +43,53 @@ fn status(address: SocketAddr, request: &[u8]) -> u16 {
         .unwrap_or(0)
 }
 
+/// Sends `request` (with `connection: close`) and returns the answer, up to the
+/// server's closing the connection (empty when none came).
+fn response(address: SocketAddr, request: &[u8]) -> String {
+    let Ok(mut stream) = TcpStream::connect(address) else {
+        return String::new();
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    if stream.write_all(request).is_err() {
+        return String::new();
+    }
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    String::from_utf8_lossy(&response).into_owned()
+}
+
+/// `GET path` with the `authorization` header when given, on a connection of its own:
+/// the status and the `retry-after` header ("-" when none).
+fn get(address: SocketAddr, path: &str, bearer: Option<&str>) -> String {
+    let authorization = bearer
+        .map(|token| format!("authorization: Bearer {token}\r\n"))
+        .unwrap_or_default();
+    let answer = response(
+        address,
+        format!("GET {path} HTTP/1.1\r\nhost: probe\r\n{authorization}connection: close\r\n\r\n")
+            .as_bytes(),
+    );
+    let status = answer.split(' ').nth(1).unwrap_or("0").to_owned();
+    let retry_after = answer
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("retry-after: ")
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| "-".to_owned());
+    format!("{status} retry-after {}", retry_after.trim())
+}
+
+/// The endpoint's own series from this process's registry, one `metric:` line each.
+fn report_endpoint_metrics() {
+    for line in rustform::metrics::default_registry().render().lines() {
+        if line.starts_with("rustform_endpoint_") && !line.contains("_bucket") {
+            eprintln!("metric: {line}");
+        }
+    }
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let scenario = std::env::args().nth(1).unwrap_or_default();
     let slow = std::env::var("PROBE_SLOW_MILLIS")
@@ -54,15 +102,29 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         tokio::time::sleep(Duration::from_millis(slow)).await;
         Ok(())
     });
-    // With PROBE_TOKEN_FILE, /metrics wants that bearer token (limits set out of reach).
+    // With PROBE_TOKEN_FILE, /metrics wants that bearer token, or the one in
+    // PROBE_SECOND_TOKEN when set; the limits are out of reach unless PROBE_RATE_LIMIT
+    // says otherwise.
     let config = match std::env::var("PROBE_TOKEN_FILE") {
         Ok(file) => format!(
             "{CONFIG}  prometheus:\n    listen: \"{listen}\"\n    authentication:\n      \
              enabled: true\n      method: bearer_token\n      token_file: \"{file}\"\n      \
-             rate_limit: {{requests_per_minute: 1000000, burst_size: 100000}}\n",
+             {second}rate_limit: {{{rate}}}\n",
             listen = listen(),
+            second = if std::env::var_os("PROBE_SECOND_TOKEN").is_some() {
+                "token_env: PROBE_SECOND_TOKEN\n      "
+            } else {
+                ""
+            },
+            rate = std::env::var("PROBE_RATE_LIMIT").unwrap_or_else(|_| {
+                "requests_per_minute: 1000000, burst_size: 100000, failed_auth_per_minute: 1000"
+                    .to_owned()
+            }),
         ),
-        Err(_) => format!("{CONFIG}  prometheus:\n    listen: \"{}\"\n", listen()),
+        Err(_) => format!(
+            "{CONFIG}  prometheus:\n    listen: \"{}\"\n    authentication:\n      enabled: false\n",
+            listen()
+        ),
     };
     // With PROBE_TLS_CERT and PROBE_TLS_KEY, over TLS.
     let config = match (
@@ -120,6 +182,60 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             stream.read_to_string(&mut exposition)?;
             for line in exposition.lines() {
                 if line.starts_with("rustform_endpoint_") && !line.contains("_bucket") {
+                    eprintln!("metric: {line}");
+                }
+            }
+        }
+        // Wrong tokens up to the failed-authentication limit, then the right one.
+        "failure-limit" => {
+            let token = std::fs::read_to_string(std::env::var("PROBE_TOKEN_FILE")?)?;
+            let guesses: Vec<String> = (0..3)
+                .map(|i| {
+                    get(
+                        address,
+                        "/metrics",
+                        Some(&format!("guess-{i}-0123456789abcdef")),
+                    )
+                })
+                .collect();
+            eprintln!("guesses: {}", guesses.join(", "));
+            eprintln!("right: {}", get(address, "/metrics", Some(token.trim())));
+            eprintln!(
+                "right catalog: {}",
+                get(address, "/catalog", Some(token.trim()))
+            );
+            eprintln!(
+                "wrong: {}",
+                get(address, "/metrics", Some("guess-3-0123456789abcdef"))
+            );
+            eprintln!("healthz: {}", get(address, "/healthz", None));
+            eprintln!("readyz: {}", get(address, "/readyz", None));
+            report_endpoint_metrics();
+        }
+        // The token file's token through its burst, then the variable's.
+        "two-static-tokens" => {
+            let token = std::fs::read_to_string(std::env::var("PROBE_TOKEN_FILE")?)?;
+            let second = std::env::var("PROBE_SECOND_TOKEN")?;
+            let first: Vec<String> = (0..3)
+                .map(|_| get(address, "/metrics", Some(token.trim())))
+                .collect();
+            eprintln!("file token: {}", first.join(", "));
+            eprintln!(
+                "variable token: {}",
+                get(address, "/metrics", Some(&second))
+            );
+            report_endpoint_metrics();
+        }
+        // /health's version beside build_info's.
+        "health-version" => {
+            let answer = response(
+                address,
+                b"GET /health HTTP/1.1\r\nhost: probe\r\nconnection: close\r\n\r\n",
+            );
+            let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+            eprintln!("health: {body}");
+            for line in rustform::metrics::default_registry().render().lines() {
+                if line.starts_with("build_info{") {
                     eprintln!("metric: {line}");
                 }
             }

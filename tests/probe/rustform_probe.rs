@@ -33,8 +33,77 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Whether an event of `rustform::config` reached the program's subscriber.
+static CONFIG_NOTE_SEEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The program's own layer: notes when rustform's configuration notes arrive.
+struct ConfigNotes;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for ConfigNotes {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        if event.metadata().target() == "rustform::config" {
+            CONFIG_NOTE_SEEN.store(true, std::sync::atomic::Ordering::Release);
+        }
+    }
+}
+
+/// Serves `router` on loopback from a thread of its own, with client addresses.
+fn serve(router: axum::Router) -> std::io::Result<std::net::SocketAddr> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    listener.set_nonblocking(true)?;
+    let address = listener.local_addr()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::spawn(move || {
+        runtime.block_on(async move {
+            if let Ok(listener) = tokio::net::TcpListener::from_std(listener) {
+                let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+                let _ = axum::serve(listener, service).await;
+            }
+        });
+    });
+    Ok(address)
+}
+
+/// The status of `GET path`, with a bearer token when given (0 when none came).
+fn status(address: std::net::SocketAddr, path: &str, token: Option<&str>) -> u16 {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(address) else {
+        return 0;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let authorization = token
+        .map(|t| format!("authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let request =
+        format!("GET {path} HTTP/1.1\r\nhost: probe\r\n{authorization}connection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return 0;
+    }
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer)
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let scenario = std::env::args().nth(1).unwrap_or_default();
+    // A program that builds its app, endpoint routes included, before init().
+    let early = if scenario == "router-before-init" {
+        let address = serve(rustform::endpoint::router())?;
+        eprintln!(
+            "before init: metrics {} healthz {}",
+            status(address, "/metrics", None),
+            status(address, "/healthz", None)
+        );
+        Some(address)
+    } else {
+        None
+    };
     let guard = if scenario == "build-info" {
         rustform::Observability::builder()
             .build_info(rustform::metrics::BuildInfo {
@@ -49,7 +118,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (layer, guard) = rustform::Observability::builder()
             .build()?
             .install_layer()?;
-        tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))?;
+        tracing::subscriber::set_global_default(
+            tracing_subscriber::registry().with(layer).with(ConfigNotes),
+        )?;
         guard
     } else {
         rustform::init()?
@@ -67,8 +138,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             place_order(1)?;
             eprint!("{}", default_registry().render());
             // The configuration's notes are logged from a thread of rustform's once the
-            // subscriber is set: give it a moment (a bound, not a timing).
-            std::thread::sleep(std::time::Duration::from_millis(500));
+            // subscriber is set: wait for them, within a bound.
+            let until = std::time::Instant::now() + Duration::from_secs(30);
+            while !CONFIG_NOTE_SEEN.load(std::sync::atomic::Ordering::Acquire)
+                && std::time::Instant::now() < until
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        "router-before-init" => {
+            let address = early.ok_or("no early router")?;
+            let token = std::env::var("METRICS_TOKEN")?;
+            eprintln!(
+                "after init: metrics {} with the token {} healthz {}",
+                status(address, "/metrics", None),
+                status(address, "/metrics", Some(&token)),
+                status(address, "/healthz", None)
+            );
         }
         "twice" => match rustform::init() {
             Ok(_) => eprintln!("second init: accepted"),

@@ -54,7 +54,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::{HeaderMap, HeaderName};
-use subtle::Choice;
+use subtle::{Choice, ConditionallySelectable};
 
 pub use decision::{ClientId, Decision, DenyStatus, FailureReason};
 #[cfg(feature = "jwt")]
@@ -107,8 +107,25 @@ enum Scheme {
 
 /// Static token hashes and the store.
 struct Tokens {
-    hashes: Vec<Digest>,
+    statics: Vec<StaticToken>,
     store: Option<TokenStore>,
+}
+
+/// A static token, as its hash and the client id derived from that hash.
+struct StaticToken {
+    hash: Digest,
+    client: ClientId,
+}
+
+impl StaticToken {
+    /// The token of `digest`, named `static:` and the first eight hex digits of the
+    /// token's SHA-256 (`printf %s "$TOKEN" | sha256sum | cut -c1-8`): each static
+    /// token is its own client in rate limits, audit events and logs, and the id
+    /// tells nothing usable about the token.
+    fn new(hash: Digest) -> StaticToken {
+        let client = ClientId::known(&format!("static:{}", secret::hex(&hash[..4])));
+        StaticToken { hash, client }
+    }
 }
 
 pub(crate) fn install_error(reason: impl Into<String>) -> Error {
@@ -255,13 +272,22 @@ impl Authenticator {
     /// A static or stored token.
     fn opaque(&self, tokens: &Tokens, token: &str) -> Decision {
         let digest = secret::sha256(token.as_bytes());
+        // Every static token is compared, and which one matched is chosen without a
+        // branch on the comparisons.
         let mut matched = Choice::from(0);
-        for hash in &tokens.hashes {
-            matched |= secret::same(hash, &digest);
+        let mut which = 0u32;
+        for (i, known) in (0u32..).zip(&tokens.statics) {
+            let same = secret::same(&known.hash, &digest);
+            which = u32::conditional_select(&which, &i, same);
+            matched |= same;
         }
-        if bool::from(matched) {
+        if bool::from(matched)
+            && let Some(known) = usize::try_from(which)
+                .ok()
+                .and_then(|i| tokens.statics.get(i))
+        {
             return Decision::Allowed {
-                client: ClientId::known("static"),
+                client: known.client.clone(),
                 scopes: self.inner.required_scopes.clone(),
             };
         }
@@ -314,7 +340,7 @@ impl fmt::Debug for Authenticator {
                 };
                 s.field("method", &method)
                     .field("header", header)
-                    .field("static_tokens", &tokens.hashes.len())
+                    .field("static_tokens", &tokens.statics.len())
                     .field("token_store", &tokens.store.as_ref().map(TokenStore::path))
             }
             #[cfg(feature = "jwt")]
@@ -340,7 +366,7 @@ fn header(name: Option<&str>, default: &str, key: &str) -> Result<HeaderName, Er
 
 /// The static token hashes and the store of `auth`.
 fn tokens(auth: &Authentication, env: &dyn Fn(&str) -> Option<String>) -> Result<Tokens, Error> {
-    let mut hashes = Vec::new();
+    let mut statics = Vec::new();
     if let Some(name) = &auth.token_env {
         let Some(value) = env(name).filter(|v| !v.trim().is_empty()) else {
             return Err(install_error(format!(
@@ -349,7 +375,7 @@ fn tokens(auth: &Authentication, env: &dyn Fn(&str) -> Option<String>) -> Result
             )));
         };
         for token in value.split(',').map(str::trim).filter(|t| !t.is_empty()) {
-            hashes.push(static_token(token, &format!("the variable {name}"))?);
+            statics.push(static_token(token, &format!("the variable {name}"))?);
         }
     }
     if let Some(file) = &auth.token_file {
@@ -361,24 +387,24 @@ fn tokens(auth: &Authentication, env: &dyn Fn(&str) -> Option<String>) -> Result
                 "token_file {file} is empty: write the token in it"
             )));
         }
-        hashes.push(static_token(token, &format!("token_file {file}"))?);
+        statics.push(static_token(token, &format!("token_file {file}"))?);
     }
     let store = auth
         .token_store
         .as_deref()
         .map(TokenStore::open)
         .transpose()?;
-    if hashes.is_empty() && store.is_none() {
+    if statics.is_empty() && store.is_none() {
         return Err(install_error(
             "bearer_token and api_key need a token: set token_env, token_file or token_store",
         ));
     }
-    Ok(Tokens { hashes, store })
+    Ok(Tokens { statics, store })
 }
 
 /// The hash of a static token from `source`, if it is one. The message never shows the
 /// token.
-fn static_token(token: &str, source: &str) -> Result<Digest, Error> {
+fn static_token(token: &str, source: &str) -> Result<StaticToken, Error> {
     if !token.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(install_error(format!(
             "{source} holds a token with spaces or characters that cannot be sent in a \
@@ -391,7 +417,7 @@ fn static_token(token: &str, source: &str) -> Result<Digest, Error> {
              can be guessed; generate one with `openssl rand -hex 32`"
         )));
     }
-    Ok(secret::sha256(token.as_bytes()))
+    Ok(StaticToken::new(secret::sha256(token.as_bytes())))
 }
 
 /// The single value of `name`, as visible ASCII text.

@@ -6,7 +6,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use subtle::Choice;
@@ -24,7 +24,7 @@ const ID_LEN: usize = 10;
 const SECRET_BYTES: usize = 32;
 /// The largest store file read.
 const MAX_FILE_BYTES: u64 = 8 << 20;
-/// How often `verify` looks at the file for changes.
+/// How often the watcher looks at the files for changes.
 const CHECK_EVERY: Duration = Duration::from_secs(1);
 /// The format written in the file.
 const VERSION: u32 = 1;
@@ -46,10 +46,12 @@ const VERSION: u32 = 1;
 /// a token) and warns on `rustform::auth` when they may read it (hashes and scopes are
 /// not secrets, but there is no reason to share them).
 ///
-/// **Changes on disk.** [`verify`](TokenStore::verify) re-reads the file when its
-/// modification time, size or inode changed, looking at most once a second, so a token
-/// revoked with the CLI stops working in a running service within a second. A file
-/// that cannot be read keeps the tokens last read, with a warning.
+/// **Changes on disk.** A thread of rustform's (one for every open store) looks at the
+/// file once a second and re-reads it when its modification time, size or inode
+/// changed, so a token revoked with the CLI stops working in a running service within
+/// a second; [`verify`](TokenStore::verify) itself never touches the file, so a request
+/// never waits on the disk. A file that cannot be read keeps the tokens last read, with
+/// a warning.
 ///
 /// ```
 /// use std::time::Duration;
@@ -74,8 +76,8 @@ struct Inner {
     path: PathBuf,
     lock_path: PathBuf,
     state: RwLock<Loaded>,
-    /// When the file was last looked at, and the last read error reported.
-    checked: Mutex<(Instant, Option<String>)>,
+    /// The last read error reported, so each is logged once.
+    reported: Mutex<Option<String>>,
     /// Seconds since the Unix epoch: the system clock, or a test's.
     clock: fn() -> u64,
     #[cfg(test)]
@@ -328,7 +330,7 @@ impl TokenStore {
                 path: path.to_owned(),
                 lock_path: path.with_file_name(lock_name),
                 state: RwLock::new(Loaded::default()),
-                checked: Mutex::new((Instant::now(), None)),
+                reported: Mutex::new(None),
                 clock,
                 #[cfg(test)]
                 fail_before_rename: std::sync::atomic::AtomicBool::new(false),
@@ -347,6 +349,7 @@ impl TokenStore {
         }
         store.check_permissions()?;
         store.reload()?;
+        watch(&store.inner);
         Ok(store)
     }
 
@@ -392,6 +395,13 @@ impl TokenStore {
         let path = &self.inner.path;
         let metadata = fs::metadata(path)
             .map_err(|e| store_error(format!("cannot read {}: {e}", path.display())))?;
+        // A pipe or a device could block the reader for ever.
+        if !metadata.is_file() {
+            return Err(store_error(format!(
+                "{} is not a regular file: the store must be a file",
+                path.display()
+            )));
+        }
         let stamp = Stamp::of(&metadata);
         if self
             .inner
@@ -408,29 +418,26 @@ impl TokenStore {
         Ok(())
     }
 
-    /// Reloads if a second has passed since the last look; a failure keeps the tokens
-    /// last read and is logged once.
+    /// Re-reads the file if it changed; a failure keeps the tokens last read and is
+    /// logged once.
     fn refresh(&self) {
-        {
-            let mut checked = self.inner.checked.lock().unwrap_or_else(|e| e.into_inner());
-            if checked.0.elapsed() < CHECK_EVERY {
-                return;
-            }
-            checked.0 = Instant::now();
-        }
         let result = self.reload();
-        let mut checked = self.inner.checked.lock().unwrap_or_else(|e| e.into_inner());
+        let mut reported = self
+            .inner
+            .reported
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         match result {
-            Ok(()) => checked.1 = None,
+            Ok(()) => *reported = None,
             Err(error) => {
                 let message = error.to_string();
-                if checked.1.as_ref() != Some(&message) {
+                if reported.as_ref() != Some(&message) {
                     tracing::warn!(
                         target: "rustform::auth",
                         error = %message,
                         "the token store could not be re-read; the tokens read before stay in force"
                     );
-                    checked.1 = Some(message);
+                    *reported = Some(message);
                 }
             }
         }
@@ -671,7 +678,8 @@ impl TokenStore {
         }
     }
 
-    /// What the store knows about `token` if it is a valid token now, else why not:
+    /// What the store knows about `token` if it is a valid token now (by the file as
+    /// last read: see "Changes on disk" above), else why not:
     /// `Malformed` (not `rf_<id>_<secret>`), `Invalid` (unknown, wrong secret, or a
     /// secret replaced by rotation whose grace period is over), `Revoked`, `Expired`.
     ///
@@ -679,7 +687,6 @@ impl TokenStore {
     /// previous one alike; an unknown id costs the same comparisons.
     pub fn verify(&self, token: &str) -> Result<TokenInfo, FailureReason> {
         let (id, secret) = parse_token(token).ok_or(FailureReason::Malformed)?;
-        self.refresh();
         let digest = secret::sha256(secret.as_bytes());
         let now = (self.inner.clock)();
         let state = self.inner.state.read().unwrap_or_else(|e| e.into_inner());
@@ -715,6 +722,50 @@ impl TokenStore {
         }
         Ok(record.info())
     }
+}
+
+/// The stores the watcher looks at, held weakly: a dropped store goes with its last
+/// handle.
+static WATCHED: Mutex<Vec<std::sync::Weak<Inner>>> = Mutex::new(Vec::new());
+
+/// Has the watcher look at `store`'s file once a second; starts the watcher with the
+/// first store.
+fn watch(store: &Arc<Inner>) {
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    {
+        let mut watched = WATCHED.lock().unwrap_or_else(|e| e.into_inner());
+        watched.retain(|w| w.strong_count() > 0);
+        watched.push(Arc::downgrade(store));
+    }
+    STARTED.call_once(|| {
+        let spawned = std::thread::Builder::new()
+            .name("rustform-token-store".into())
+            .spawn(|| {
+                loop {
+                    std::thread::sleep(CHECK_EVERY);
+                    let stores: Vec<TokenStore> = {
+                        let mut watched = WATCHED.lock().unwrap_or_else(|e| e.into_inner());
+                        watched.retain(|w| w.strong_count() > 0);
+                        watched
+                            .iter()
+                            .filter_map(std::sync::Weak::upgrade)
+                            .map(|inner| TokenStore { inner })
+                            .collect()
+                    };
+                    for store in stores {
+                        store.refresh();
+                    }
+                }
+            });
+        if let Err(error) = spawned {
+            tracing::warn!(
+                target: "rustform::auth",
+                %error,
+                "no thread to watch token stores: changes to their files are seen only \
+                 through TokenStore::reload"
+            );
+        }
+    });
 }
 
 fn find<'r>(records: &'r mut [Record], id: &str, path: &str) -> Result<&'r mut Record, Error> {
@@ -883,6 +934,36 @@ mod tests {
         // the revocation holds.
         std::thread::sleep(CHECK_EVERY + Duration::from_millis(50));
         assert_eq!(service.verify(issued.token()), Err(FailureReason::Revoked));
+    }
+
+    #[test]
+    fn verify_never_reads_the_file_on_the_callers_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tokens.json");
+        let store = TokenStore::open(&path).unwrap();
+        let issued = store.create(&["metrics:read"], None).unwrap();
+        // The file becomes a pipe: whoever opens it to read waits for a writer.
+        fs::remove_file(&path).unwrap();
+        let made = std::process::Command::new("mkfifo")
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        // Past the interval in which the file is looked at.
+        std::thread::sleep(CHECK_EVERY + Duration::from_millis(200));
+        let (sender, received) = std::sync::mpsc::channel();
+        let verifier = store.clone();
+        let token = issued.token().to_owned();
+        std::thread::spawn(move || {
+            let _ = sender.send(verifier.verify(&token).map(|info| info.id));
+        });
+        let verified = received
+            .recv_timeout(Duration::from_secs(10))
+            .expect("verify waited on the file");
+        assert_eq!(verified, Ok(issued.id().to_owned()));
+        // The watcher refuses the pipe instead of blocking on it.
+        let err = store.reload().unwrap_err().to_string();
+        assert!(err.contains("is not a regular file"), "{err}");
     }
 
     #[test]

@@ -34,6 +34,14 @@ fn env(name: &str) -> Option<String> {
     }
 }
 
+/// `static:` and the first eight hex digits of the token's SHA-256.
+fn static_id(token: &str) -> String {
+    format!(
+        "static:{}",
+        &secret::hex(&secret::sha256(token.as_bytes()))[..8]
+    )
+}
+
 fn auth_config(yaml: &str) -> Authentication {
     let text = format!(
         "observability:\n  prometheus:\n    authentication:\n{}",
@@ -118,19 +126,19 @@ fn header_shapes_get_their_exact_decision() {
         ),
         (
             &["Bearer static-token-0123456789abcdef"],
-            allowed("static", &["metrics:read"]),
+            allowed(&static_id(STATIC), &["metrics:read"]),
         ),
         (
             &["bearer static-token-0123456789abcdef"],
-            allowed("static", &["metrics:read"]),
+            allowed(&static_id(STATIC), &["metrics:read"]),
         ),
         (
             &["BEARER   static-token-0123456789abcdef  "],
-            allowed("static", &["metrics:read"]),
+            allowed(&static_id(STATIC), &["metrics:read"]),
         ),
         (
             &["Bearer second-static-token-00000"],
-            allowed("static", &["metrics:read"]),
+            allowed(&static_id("second-static-token-00000"), &["metrics:read"]),
         ),
         (
             &[
@@ -176,7 +184,7 @@ fn a_custom_header_and_api_keys() {
     );
     assert_eq!(
         auth.authenticate(&headers("x-scrape-auth", &[&format!("Bearer {STATIC}")])),
-        allowed("static", &[])
+        allowed(&static_id(STATIC), &[])
     );
 
     let keys = Authenticator::from_config(
@@ -190,11 +198,11 @@ fn a_custom_header_and_api_keys() {
     );
     assert_eq!(
         keys.authenticate(&headers("x-api-key", &[STATIC])),
-        allowed("static", &[])
+        allowed(&static_id(STATIC), &[])
     );
     assert_eq!(
         keys.authenticate(&headers("X-API-KEY", &[STATIC])),
-        allowed("static", &[])
+        allowed(&static_id(STATIC), &[])
     );
     assert_eq!(
         keys.authenticate(&headers("x-api-key", &["  "])),
@@ -283,7 +291,7 @@ fn store_clock() -> u64 {
 fn store_auth(dir: &Path, scheme_api_key: bool) -> (Authenticator, TokenStore) {
     let store = TokenStore::open_with_clock(&dir.join("tokens.json"), store_clock).unwrap();
     let tokens = Tokens {
-        hashes: vec![secret::sha256(STATIC.as_bytes())],
+        statics: vec![StaticToken::new(secret::sha256(STATIC.as_bytes()))],
         store: Some(store.clone()),
     };
     let scheme = if scheme_api_key {
@@ -388,7 +396,7 @@ fn store_tokens_carry_their_scopes_expiry_revocation_and_rotation() {
     // The static token still works beside the store.
     assert_eq!(
         auth.authenticate(&with_bearer(STATIC)),
-        allowed("static", &["metrics:read"])
+        allowed(&static_id(STATIC), &["metrics:read"])
     );
 
     let (keys, key_store) = store_auth(dir.path(), true);

@@ -14,6 +14,18 @@
 //! with `into_make_service_with_connect_info::<SocketAddr>()` so rate limits see client
 //! addresses).
 //!
+//! `/metrics` is never served open by accident:
+//!
+//! - it is open only when the configuration says so, with `authentication: { enabled:
+//!   false }` (open and unlimited, as a plain exporter) or `method: none` (open, limited
+//!   per client network); without an `authentication` section the protected paths answer
+//!   503 and one error is logged saying how to choose;
+//! - a [`router()`] taken before `rustform::init()` answers from the configuration
+//!   `init()` installs, and 503 until then (logged once);
+//! - with authentication on, a request without the peer's address (the router served
+//!   without `ConnectInfo`) gets 503, and one error names the fix: limits keyed by an
+//!   unknown address would put every client in one bucket.
+//!
 //! Every authentication decision is an event on the target `rustform::audit` (outcome,
 //! reason, client id, client address, path — never the credential), and the endpoint
 //! counts `rustform_endpoint_auth_failures_total{reason}`,
@@ -24,6 +36,7 @@
 mod limits;
 mod server;
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, OnceLock};
 use std::time::Instant;
 
@@ -67,6 +80,8 @@ struct Shared {
     #[cfg(feature = "auth")]
     auth: Authenticator,
     auth_enabled: bool,
+    /// No `authentication` was written: the protected paths answer 503.
+    auth_unset: bool,
     #[cfg(feature = "auth")]
     limits: limits::Limits,
     checks: Checks,
@@ -84,11 +99,16 @@ impl std::fmt::Debug for Shared {
     }
 }
 
-/// The endpoint `rustform::init()` built, for [`router()`].
-static INSTALLED: OnceLock<Endpoint> = OnceLock::new();
+/// The endpoint `rustform::init()` built, for [`router()`], and its routes.
+static INSTALLED: OnceLock<(Endpoint, Router)> = OnceLock::new();
 
-/// The routes of the installed endpoint (after `rustform::init()`), or of the defaults
-/// (no authentication) before it, to merge into the application's axum `Router`.
+/// The routes of the installed endpoint, to merge into the application's axum `Router`.
+///
+/// Taken after `rustform::init()`, they are the configuration's. Taken before it, they
+/// are the default paths (`/metrics`, `/healthz`, `/readyz`, `/catalog`, `/health`), and
+/// each request is answered by the endpoint `init()` installs once it has run (a path
+/// the configuration moved then answers 404), and by 503 until then, with one logged
+/// error: nothing is served open for want of a configuration.
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -102,14 +122,74 @@ static INSTALLED: OnceLock<Endpoint> = OnceLock::new();
 /// ```
 pub fn router() -> Router {
     match INSTALLED.get() {
-        Some(endpoint) => endpoint.router(),
-        None => match Endpoint::from_config(&Config::default()) {
-            Ok(endpoint) => endpoint.router(),
-            // The defaults need no key, file or address; this does not happen.
-            Err(_) => Router::new(),
-        },
+        Some((_, router)) => router.clone(),
+        None => {
+            let mut router = Router::new();
+            for path in ["/metrics", "/healthz", "/readyz", CATALOG_PATH, "/health"] {
+                router = router.route(path, get(deferred));
+            }
+            router
+        }
     }
 }
+
+/// Requests a [`router()`] taken before `init()` refused while there was no endpoint.
+static REFUSED_BEFORE_INIT: AtomicU64 = AtomicU64::new(0);
+/// Whether that has been logged.
+static BEFORE_INIT_TOLD: AtomicBool = AtomicBool::new(false);
+
+/// A request to a [`router()`] taken before `init()`: the installed endpoint answers it,
+/// or 503 while there is none.
+async fn deferred(request: Request) -> Response {
+    let Some((_, router)) = INSTALLED.get() else {
+        REFUSED_BEFORE_INIT.fetch_add(1, Ordering::Relaxed);
+        // Said now when a subscriber can hear it, else by `init()` once it has one.
+        if crate::trace::has_global_subscriber() && !BEFORE_INIT_TOLD.swap(true, Ordering::AcqRel) {
+            tracing::error!(target: "rustform::endpoint", "{BEFORE_INIT}");
+        }
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the endpoint is not configured yet: rustform::init() has not run\n",
+        )
+            .into_response();
+    };
+    let path = request.uri().path().to_owned();
+    let mut router = router.clone();
+    let response = match tower::Service::call(&mut router, request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    };
+    if response.status() == StatusCode::NOT_FOUND {
+        static MOVED: std::sync::Once = std::sync::Once::new();
+        MOVED.call_once(|| {
+            tracing::error!(
+                target: "rustform::endpoint",
+                path,
+                "rustform::endpoint::router() was taken before rustform::init() and the \
+                 configuration serves this path elsewhere: merge router() after init()"
+            );
+        });
+    }
+    response
+}
+
+const BEFORE_INIT: &str = "rustform::endpoint::router() was asked before rustform::init() \
+     installed a configuration, and answers 503 until then: call init() before serving it";
+
+/// What the endpoint tells once, on `rustform::endpoint` at error level.
+fn tell_once(told: &AtomicBool, message: &str) {
+    if !told.swap(true, Ordering::AcqRel) {
+        tracing::error!(target: "rustform::endpoint", "{message}");
+    }
+}
+
+/// Whether the missing `authentication` has been logged.
+static UNSET_TOLD: AtomicBool = AtomicBool::new(false);
+
+const UNSET: &str = "observability.prometheus.authentication is not configured, so /metrics \
+     and /catalog answer 503: write `authentication: { enabled: true, method: bearer_token, \
+     token_env: METRICS_TOKEN }` to require a token, or `authentication: { enabled: false }` \
+     to serve them to anyone";
 
 impl Endpoint {
     /// The endpoint `config` describes: reads the tokens, keys and token store it names.
@@ -119,6 +199,12 @@ impl Endpoint {
     /// [`Error::Install`] when a credential source is missing or unreadable, or a health
     /// check is misconfigured.
     pub fn from_config(config: &Config) -> Result<Endpoint, Error> {
+        Endpoint::with_version(config, config.service_version().unwrap_or_default())
+    }
+
+    /// The endpoint of `config`, reporting `version` on `/health` (what `build_info`
+    /// says, so the two agree).
+    pub(crate) fn with_version(config: &Config, version: &str) -> Result<Endpoint, Error> {
         let prometheus = &config.observability.prometheus;
         let auth_config = &prometheus.authentication;
         #[cfg(feature = "auth")]
@@ -155,10 +241,11 @@ impl Endpoint {
                 #[cfg(feature = "auth")]
                 auth,
                 auth_enabled: auth_config.enabled,
+                auth_unset: !auth_config.enabled && !auth_config.explicit,
                 #[cfg(feature = "auth")]
                 limits: limits::Limits::new(&auth_config.rate_limit)?,
                 checks: Checks::from_config(health)?,
-                version: config.service_version().unwrap_or_default().to_owned(),
+                version: version.to_owned(),
                 started: Instant::now(),
             }),
         })
@@ -183,22 +270,35 @@ impl Endpoint {
         router.with_state(state)
     }
 
-    /// Makes this the endpoint [`router()`] returns.
-    pub(crate) fn install(&self) {
-        let _ = INSTALLED.set(self.clone());
-        #[cfg(feature = "auth")]
-        limits::start_eviction(&self.state.limits);
+    /// Makes this the endpoint [`router()`] returns; gives what is to be logged once
+    /// the program's subscriber exists: that a router taken earlier refused requests,
+    /// and, when `serving` (on `prometheus.listen`), that authentication is not
+    /// configured.
+    pub(crate) fn install(&self, serving: bool) -> Vec<String> {
+        let _ = INSTALLED.set((self.clone(), self.router()));
+        let mut notes = Vec::new();
+        let refused = REFUSED_BEFORE_INIT.load(Ordering::Relaxed);
+        if refused > 0 && !BEFORE_INIT_TOLD.swap(true, Ordering::AcqRel) {
+            notes.push(format!("{BEFORE_INIT} ({refused} refused)"));
+        }
+        if serving && self.state.auth_unset && !UNSET_TOLD.swap(true, Ordering::AcqRel) {
+            notes.push(UNSET.to_owned());
+        }
+        notes
     }
 }
 
 /// The endpoint `config` describes, when `prometheus.enabled`, and its own server, when
 /// `prometheus.listen` names an address (bound now, so a mistake stops `init()`).
-pub(crate) fn start(config: &Config) -> Result<(Option<Endpoint>, Option<Server>), Error> {
+pub(crate) fn start(
+    config: &Config,
+    version: &str,
+) -> Result<(Option<Endpoint>, Option<Server>), Error> {
     let prometheus = &config.observability.prometheus;
     if !prometheus.enabled {
         return Ok((None, None));
     }
-    let endpoint = Endpoint::from_config(config)?;
+    let endpoint = Endpoint::with_version(config, version)?;
     let server = match prometheus.listen {
         Some(address) => Some(Server::start(
             &endpoint,
@@ -249,7 +349,15 @@ async fn catalog(State(state): State<Arc<Shared>>, request: Request) -> Response
 /// Authentication and rate limits: `Ok` to serve, else the response to send.
 #[allow(clippy::result_large_err, reason = "the error is the response itself")]
 fn authorize(state: &Shared, request: &Request) -> Result<(), Response> {
-    // Without `authentication.enabled`, the endpoint is open and unlimited, as a plain
+    if state.auth_unset {
+        tell_once(&UNSET_TOLD, UNSET);
+        return Err((
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the endpoint's authentication is not configured\n",
+        )
+            .into_response());
+    }
+    // With `enabled: false` written, the endpoint is open and unlimited, as a plain
     // Prometheus exporter is (and `from_config` refuses authentication without the
     // `auth` feature).
     if !state.auth_enabled {
@@ -270,21 +378,40 @@ fn authorize(state: &Shared, request: &Request) -> Result<(), Response> {
 fn authenticate(state: &Shared, request: &Request) -> Result<(), Response> {
     let headers = request.headers();
     let path = request.uri().path();
-    let address = state.limits.client_address(peer(request), headers);
-    let shown_address = address.map(|a| a.to_string()).unwrap_or_default();
+    let Some(peer) = peer(request) else {
+        return Err(no_peer_address());
+    };
+    let address = state.limits.client_address(peer, headers);
+    let network = state.limits.network(address);
+    let shown_address = address.to_string();
+    // A network past its failed-authentication limit is refused whatever it presents:
+    // were a right token let through, the limit would tell a guesser when it guessed.
+    if let Err(wait) = state.limits.blocked(&network) {
+        RATE_LIMITED.inc();
+        tracing::warn!(
+            target: "rustform::audit",
+            outcome = "rate_limited",
+            reason = "failed_authentications",
+            address = %shown_address,
+            path,
+            "request from an address over the failed-authentication limit"
+        );
+        return Err(too_many(wait));
+    }
     match state.auth.authenticate(headers) {
         Decision::Allowed { client, .. } => {
-            // Per credential; anonymous clients (method `none`) per address.
+            // Per credential; anonymous clients (method `none`) per network.
             let key = if client.is_anonymous() {
-                shown_address.clone()
+                network
             } else {
-                client.to_string()
+                limits::Key::Client(client.to_string())
             };
             if let Err(wait) = state.limits.check_client(&key) {
                 RATE_LIMITED.inc();
                 tracing::warn!(
                     target: "rustform::audit",
                     outcome = "rate_limited",
+                    reason = "requests",
                     client = %client,
                     address = %shown_address,
                     path,
@@ -322,8 +449,9 @@ fn authenticate(state: &Shared, request: &Request) -> Result<(), Response> {
                 path,
                 "authentication failed"
             );
-            // Failed attempts are limited per address, so guessing is slow.
-            if let Err(wait) = state.limits.check_failure(&shown_address) {
+            // Failed attempts count per network; past the limit, the network is
+            // refused (above) until it recovers.
+            if let Err(wait) = state.limits.check_failure(&network) {
                 RATE_LIMITED.inc();
                 return Err(too_many(wait));
             }
@@ -342,6 +470,24 @@ fn authenticate(state: &Shared, request: &Request) -> Result<(), Response> {
             })
         }
     }
+}
+
+/// 503 for a request whose peer address is unknown, with one logged error naming the
+/// fix: without addresses, every client would share one bucket.
+#[cfg(feature = "auth")]
+fn no_peer_address() -> Response {
+    static TOLD: AtomicBool = AtomicBool::new(false);
+    tell_once(
+        &TOLD,
+        "the endpoint cannot see client addresses, so it cannot rate-limit clients apart \
+         and answers 503: serve the router with \
+         `app.into_make_service_with_connect_info::<std::net::SocketAddr>()`",
+    );
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the endpoint cannot see the client's address\n",
+    )
+        .into_response()
 }
 
 /// 429 with `Retry-After` in whole seconds, rounded up.

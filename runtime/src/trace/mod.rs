@@ -185,6 +185,14 @@ where
     Ok(filter(level)?.or(exported.unwrap_or(LevelFilter::OFF)))
 }
 
+/// Whether the process has a global subscriber, asked on a thread without a default
+/// of its own. Not `tracing::dispatcher::has_been_set()`: that is true as soon as any
+/// thread sets a scoped default (the export thread does), and events sent then would go
+/// nowhere.
+pub(crate) fn has_global_subscriber() -> bool {
+    tracing::dispatcher::get_default(|dispatch| !dispatch.is::<tracing::subscriber::NoSubscriber>())
+}
+
 /// What the log format writes: `logging.level`, then `logging.sampling`.
 struct LogFilter {
     level: EnvFilter,
