@@ -123,6 +123,29 @@ impl Report {
         }
     }
 
+    /// `produced`, `exported` and the dropped counts of the metric points one exporter
+    /// pushed, checked to add up.
+    fn point_accounting(&self, exporter: &str) -> Accounting {
+        let key = |what: &str| self.number(&format!("metric points {exporter} {what}"));
+        let produced = key("produced");
+        let exported = key("exported");
+        let dropped: BTreeMap<&str, u64> = ["export_failed", "rejected", "shutdown"]
+            .into_iter()
+            .map(|r| (r, key(&format!("dropped {r}"))))
+            .collect();
+        assert_eq!(
+            exported + dropped.values().sum::<u64>(),
+            produced,
+            "exported + dropped == produced for the points of {exporter}: \
+             {exported} + {dropped:?} vs {produced}"
+        );
+        Accounting {
+            produced,
+            exported,
+            dropped,
+        }
+    }
+
     /// The exposition the probe printed before shutting down.
     fn exposition(&self) -> String {
         let start = self.stderr.find("metrics:\n").expect("printed metrics") + "metrics:\n".len();
@@ -591,6 +614,158 @@ fn a_full_queue_drops_spans_and_counts_them() {
     assert_eq!(accounting.produced, 15_000);
     assert!(accounting.dropped["queue_full"] > 0, "{accounting:?}");
     assert_eq!(collector.span_count() as u64, accounting.exported);
+}
+
+/// An address on loopback where nothing listens: every connection is refused.
+fn refusing_endpoint() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    drop(listener);
+    format!("http://{address}")
+}
+
+/// A receiver that accepts connections and never reads from them nor answers: every
+/// export hangs until its deadline.
+struct Silent {
+    address: std::net::SocketAddr,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Silent {
+    fn start() -> Silent {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let address = listener.local_addr().unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopping = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut held = Vec::new();
+            while !stopping.load(std::sync::atomic::Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((stream, _)) => held.push(stream),
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        Silent {
+            address,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://{}", self.address)
+    }
+}
+
+impl Drop for Silent {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// How the probe ends.
+#[derive(Clone, Copy)]
+enum End {
+    /// `guard.shutdown(2s)`.
+    Shutdown,
+    /// The guard dropped, with `shutdown_timeout: 2s`.
+    Drop,
+}
+
+/// 10,000 spans and a last metrics push, all to `endpoint` (which never takes them),
+/// then a 2 s shutdown: once it returns, every span and metric point is counted as
+/// exported or dropped, and nothing changes afterwards.
+fn every_item_is_counted_when_nothing_is_delivered(endpoint: &str, protocol: &str, end: End) {
+    let exporter = format!("- type: otlp\n  endpoint: {endpoint}\n  protocol: {protocol}");
+    let yaml = config(&exporter, &exporter, "max_queue_size: 20000\n")
+        + "scaling:\n  instances:\n    shutdown_timeout: 2s\n    drain_timeout: 1s\n";
+    let mut service = Service::new(&yaml)
+        .env("PROBE_SPANS", "10000")
+        .env("PROBE_LATER_MILLIS", "500");
+    if let End::Shutdown = end {
+        service = service
+            .env("PROBE_END", "shutdown")
+            .env("PROBE_SHUTDOWN_MILLIS", "2000");
+    }
+    let report = Report::of("spans", wait_bounded(service.spawn("spans")));
+    if let End::Shutdown = end {
+        assert_eq!(report.value("shut down"), "true");
+    }
+
+    let spans = report.accounting("otlp");
+    assert_eq!(spans.produced, 10_000, "{spans:?}");
+    assert_eq!(spans.exported, 0, "{spans:?}");
+    assert_eq!(spans.dropped["queue_full"], 0, "{spans:?}");
+    assert_eq!(spans.dropped["rejected"], 0, "{spans:?}");
+    assert_eq!(
+        spans.dropped["export_failed"] + spans.dropped["shutdown"],
+        10_000,
+        "{spans:?}"
+    );
+
+    let points = report.point_accounting("otlp");
+    assert!(points.produced > 0, "the last push is counted: {points:?}");
+    assert_eq!(points.exported, 0, "{points:?}");
+    assert_eq!(points.dropped["rejected"], 0, "{points:?}");
+    assert_eq!(
+        points.dropped["export_failed"] + points.dropped["shutdown"],
+        points.produced,
+        "{points:?}"
+    );
+
+    // Half a second later, the export thread counted nothing more.
+    for key in [
+        "otlp produced",
+        "otlp exported",
+        "otlp dropped export_failed",
+        "otlp dropped shutdown",
+        "metric points otlp produced",
+        "metric points otlp exported",
+        "metric points otlp dropped export_failed",
+        "metric points otlp dropped shutdown",
+    ] {
+        assert_eq!(
+            report.number(&format!("later {key}")),
+            report.number(key),
+            "{key} changed after shutdown returned"
+        );
+    }
+}
+
+#[test]
+fn shutdown_counts_every_item_when_connections_are_refused() {
+    every_item_is_counted_when_nothing_is_delivered(&refusing_endpoint(), "grpc", End::Shutdown);
+}
+
+#[test]
+fn shutdown_counts_every_item_when_the_receiver_never_answers() {
+    let silent = Silent::start();
+    every_item_is_counted_when_nothing_is_delivered(
+        &silent.endpoint(),
+        "http/protobuf",
+        End::Shutdown,
+    );
+}
+
+#[test]
+fn dropping_the_guard_counts_every_item_when_connections_are_refused() {
+    every_item_is_counted_when_nothing_is_delivered(
+        &refusing_endpoint(),
+        "http/protobuf",
+        End::Drop,
+    );
+}
+
+#[test]
+fn dropping_the_guard_counts_every_item_when_the_receiver_never_answers() {
+    let silent = Silent::start();
+    every_item_is_counted_when_nothing_is_delivered(&silent.endpoint(), "grpc", End::Drop);
 }
 
 #[test]

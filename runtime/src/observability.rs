@@ -839,10 +839,14 @@ impl Guard {
     }
 
     /// Shuts down now, within `timeout`: readiness off, rustform's endpoint drains and
-    /// stops, then what is pending is exported (spans, then a last push of the metrics)
-    /// and the exporters stop; spans that cannot be sent by then are dropped and
-    /// counted. Returns `false` if it was already shut down (a second call does
-    /// nothing).
+    /// stops, then what is pending is exported (spans, and a last push of the metrics)
+    /// and the exporters stop. Spans and metric points that cannot be sent by then are
+    /// dropped and counted before this returns, in
+    /// `rustform_exporter_spans_dropped_total` and
+    /// `rustform_exporter_metric_points_dropped_total` (`reason="shutdown"`, or
+    /// `export_failed` when their export failed): from then on `produced == exported +
+    /// dropped` for each. Dropping the guard does the same. Returns `false` if it was
+    /// already shut down (a second call does nothing).
     pub fn shutdown(&self, timeout: Duration) -> bool {
         self.shut_down(Instant::now() + timeout)
     }

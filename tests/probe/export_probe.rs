@@ -1,7 +1,9 @@
 //! A service that exports its telemetry, for `tests/otlp_export.rs`: it calls
 //! `rustform::init()` with the configuration in `RUSTFORM_CONFIG` (exporters pointed at
 //! the test's in-process collector), runs one scenario, drops the guard (which flushes
-//! and stops the exporters) and reports on stderr, one `key: value` line per fact.
+//! and stops the exporters), or calls `guard.shutdown(PROBE_SHUTDOWN_MILLIS)` when
+//! `PROBE_END=shutdown`, and reports on stderr, one `key: value` line per fact: once as
+//! shutdown returns, and again, prefixed `later `, `PROBE_LATER_MILLIS` after.
 
 use std::time::{Duration, Instant};
 
@@ -126,11 +128,32 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let _ = checkout(order as u32 * 2);
             }
         }
+        // PROBE_SPANS spans, one per call, as fast as possible.
+        "spans" => {
+            for order in 0..env_number("PROBE_SPANS", 10_000) {
+                let _ = reserve_stock(order as u32);
+            }
+        }
         _ => return Err(format!("unknown scenario {scenario:?}").into()),
     }
     let shutdown = Instant::now();
-    drop(guard);
+    if std::env::var("PROBE_END").as_deref() == Ok("shutdown") {
+        let timeout = Duration::from_millis(env_number("PROBE_SHUTDOWN_MILLIS", 2000));
+        eprintln!("shut down: {}", guard.shutdown(timeout));
+    } else {
+        drop(guard);
+    }
     eprintln!("shutdown millis: {}", shutdown.elapsed().as_millis());
+    report("");
+    // Nothing is counted after shutdown returns: what an abandoned export does later
+    // must not change the counts.
+    std::thread::sleep(Duration::from_millis(env_number("PROBE_LATER_MILLIS", 0)));
+    report("later ");
+    Ok(())
+}
+
+/// The export counters, each line prefixed with `prefix`.
+fn report(prefix: &str) {
     for exporter in ["otlp", "zipkin", "jaeger", "console"] {
         let produced = total(
             "rustform_exporter_spans_produced_total",
@@ -140,16 +163,37 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             continue;
         }
         let labels = [("exporter", exporter)];
-        eprintln!("{exporter} produced: {produced}");
+        eprintln!("{prefix}{exporter} produced: {produced}");
         eprintln!(
-            "{exporter} exported: {}",
+            "{prefix}{exporter} exported: {}",
             total("rustform_exporter_spans_exported_total", &labels)
         );
         for reason in ["queue_full", "export_failed", "rejected", "shutdown"] {
             eprintln!(
-                "{exporter} dropped {reason}: {}",
+                "{prefix}{exporter} dropped {reason}: {}",
                 total(
                     "rustform_exporter_spans_dropped_total",
+                    &[("exporter", exporter), ("reason", reason)]
+                )
+            );
+        }
+    }
+    for exporter in ["otlp", "console"] {
+        let labels = [("exporter", exporter)];
+        let produced = total("rustform_exporter_metric_points_produced_total", &labels);
+        if produced == 0 {
+            continue;
+        }
+        eprintln!("{prefix}metric points {exporter} produced: {produced}");
+        eprintln!(
+            "{prefix}metric points {exporter} exported: {}",
+            total("rustform_exporter_metric_points_exported_total", &labels)
+        );
+        for reason in ["export_failed", "rejected", "shutdown"] {
+            eprintln!(
+                "{prefix}metric points {exporter} dropped {reason}: {}",
+                total(
+                    "rustform_exporter_metric_points_dropped_total",
                     &[("exporter", exporter), ("reason", reason)]
                 )
             );
@@ -158,7 +202,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for signal in ["traces", "metrics"] {
         for outcome in ["success", "partial", "failure"] {
             eprintln!(
-                "exports {signal} {outcome}: {}",
+                "{prefix}exports {signal} {outcome}: {}",
                 total(
                     "rustform_exporter_exports_total",
                     &[("signal", signal), ("outcome", outcome)]
@@ -166,9 +210,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             );
         }
         eprintln!(
-            "retries {signal}: {}",
+            "{prefix}retries {signal}: {}",
             total("rustform_exporter_retries_total", &[("signal", signal)])
         );
     }
-    Ok(())
 }

@@ -2,8 +2,13 @@
 //! [default registry](crate::metrics::default_registry) — the values `/metrics` shows —
 //! as OTLP metrics: counters as cumulative monotonic sums, gauges, histograms with
 //! explicit bounds and their exemplars.
+//!
+//! Each push counts its data points as produced when it starts, and as exported or
+//! dropped when it ends. A push still under way when a shutdown's time runs out is
+//! counted as dropped (`shutdown`) by the thread shutting down, and nothing of it is
+//! counted afterwards (see [`PushLedger`]).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
@@ -13,10 +18,11 @@ use opentelemetry_proto::tonic::metrics::v1::{
     NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum, exemplar, metric, number_data_point,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use super::Command;
 use super::otlp::OtlpClient;
+use super::stats::PointStats;
 use crate::metrics::{MetricType, MetricValue, Snapshot};
 
 /// The export request for `snapshot`, taken at `now`; cumulative values count from
@@ -229,18 +235,169 @@ pub(crate) enum MetricsSink {
     Console,
 }
 
+/// The data points of `request`.
+fn points(request: &ExportMetricsServiceRequest) -> u64 {
+    let points = request
+        .resource_metrics
+        .iter()
+        .flat_map(|r| &r.scope_metrics)
+        .flat_map(|s| &s.metrics)
+        .map(|m| match &m.data {
+            Some(metric::Data::Sum(sum)) => sum.data_points.len(),
+            Some(metric::Data::Gauge(gauge)) => gauge.data_points.len(),
+            Some(metric::Data::Histogram(histogram)) => histogram.data_points.len(),
+            Some(metric::Data::ExponentialHistogram(histogram)) => histogram.data_points.len(),
+            Some(metric::Data::Summary(summary)) => summary.data_points.len(),
+            None => 0,
+        })
+        .sum::<usize>();
+    points as u64
+}
+
+/// The points of the push under way, until they are counted: by the pusher when the
+/// push ends, or by the thread shutting down ([`settle`](PushLedger::settle)) when the
+/// time runs out first. Once settled, no push starts, so every point counted as
+/// produced is counted once as exported or dropped.
+#[derive(Debug)]
+pub(crate) struct PushLedger {
+    state: Mutex<PushState>,
+    stats: PointStats,
+}
+
+#[derive(Debug, Default)]
+struct PushState {
+    settled: bool,
+    in_flight: u64,
+}
+
+impl PushLedger {
+    fn new(stats: PointStats) -> PushLedger {
+        PushLedger {
+            state: Mutex::new(PushState::default()),
+            stats,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, PushState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Counts a push of `points` as started; `false` (nothing counted) once settled.
+    fn begin(&self, points: u64) -> bool {
+        let mut state = self.lock();
+        if state.settled {
+            return false;
+        }
+        self.stats.produced.inc_by(points);
+        state.in_flight = points;
+        true
+    }
+
+    /// Ends the push under way: how many of its points the pusher is to count (none
+    /// when the ledger was settled meanwhile, which counted them).
+    fn end(&self) -> u64 {
+        std::mem::take(&mut self.lock().in_flight)
+    }
+
+    /// Counts the points of a push still under way as dropped at shutdown; no push
+    /// starts afterwards. Returns how many.
+    fn settle(&self) -> u64 {
+        let mut state = self.lock();
+        state.settled = true;
+        let left = std::mem::take(&mut state.in_flight);
+        drop(state);
+        self.stats.shutdown.inc_by(left);
+        left
+    }
+}
+
+/// One metrics exporter, as the application's flushes and its shutdown see it.
+#[derive(Debug)]
+pub(crate) struct MetricsPipeline {
+    commands: mpsc::UnboundedSender<Command>,
+    ledger: Arc<PushLedger>,
+    stop: watch::Sender<Option<Instant>>,
+}
+
+impl MetricsPipeline {
+    /// Asks for a push now, within `deadline`; the answer comes on the returned channel.
+    pub(crate) fn flush(&self, deadline: Instant) -> Option<std::sync::mpsc::Receiver<()>> {
+        let (done, answer) = std::sync::mpsc::channel();
+        self.commands
+            .send(Command::Flush { deadline, done })
+            .ok()
+            .map(|()| answer)
+    }
+
+    /// Begins the shutdown: a push under way is abandoned at `deadline`, then a last
+    /// push is made if there is time left, and the answer comes on the returned channel.
+    pub(crate) fn begin_shutdown(
+        &self,
+        deadline: Instant,
+    ) -> Option<std::sync::mpsc::Receiver<()>> {
+        self.stop.send_replace(Some(deadline));
+        let (done, answer) = std::sync::mpsc::channel();
+        self.commands
+            .send(Command::Shutdown { deadline, done })
+            .ok()
+            .map(|()| answer)
+    }
+
+    /// Counts a push still under way as dropped at shutdown; no push starts afterwards.
+    pub(crate) fn settle(&self) -> u64 {
+        self.ledger.settle()
+    }
+}
+
 /// The periodic push of the default registry.
 pub(crate) struct MetricsPusher {
-    pub(crate) sink: Arc<MetricsSink>,
-    pub(crate) interval: Duration,
-    pub(crate) timeout: Duration,
-    pub(crate) resource: Resource,
-    pub(crate) start: SystemTime,
+    sink: MetricsSink,
+    interval: Duration,
+    timeout: Duration,
+    resource: Resource,
+    start: SystemTime,
+    ledger: Arc<PushLedger>,
+    stopping: watch::Receiver<Option<Instant>>,
+    /// Whether the last push failed, so failures are logged once per outage.
+    failing: bool,
 }
 
 impl MetricsPusher {
-    pub(crate) async fn run(self, mut commands: mpsc::UnboundedReceiver<Command>) {
-        let mut failing = false;
+    /// Starts pushing to `sink` on `runtime` every `interval`, each push within
+    /// `timeout`; cumulative values count from `start`.
+    pub(crate) fn start(
+        runtime: &tokio::runtime::Handle,
+        sink: MetricsSink,
+        interval: Duration,
+        timeout: Duration,
+        resource: Resource,
+        start: SystemTime,
+        stats: PointStats,
+    ) -> MetricsPipeline {
+        let (commands, receiver) = mpsc::unbounded_channel();
+        let (stop, stopping) = watch::channel(None);
+        let ledger = Arc::new(PushLedger::new(stats));
+        let pusher = MetricsPusher {
+            sink,
+            interval,
+            timeout,
+            resource,
+            start,
+            ledger: ledger.clone(),
+            stopping,
+            failing: false,
+        };
+        runtime.spawn(pusher.run(receiver));
+        MetricsPipeline {
+            commands,
+            ledger,
+            stop,
+        }
+    }
+
+    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
         let interval = self.interval.max(Duration::from_millis(10));
         let mut next = tokio::time::Instant::now() + interval;
         loop {
@@ -248,79 +405,114 @@ impl MetricsPusher {
                 biased;
                 command = commands.recv() => match command {
                     Some(Command::Flush { deadline, done }) => {
-                        self.push(deadline, &mut failing).await;
+                        self.push(deadline).await;
                         let _ = done.send(());
                     }
                     Some(Command::Shutdown { deadline, done }) => {
-                        self.push(deadline, &mut failing).await;
+                        self.push(deadline).await;
+                        self.ledger.settle();
                         let _ = done.send(());
                         return;
                     }
-                    None => return,
+                    None => {
+                        self.ledger.settle();
+                        return;
+                    }
                 },
                 () = tokio::time::sleep_until(next) => {
-                    self.push(Instant::now() + self.timeout, &mut failing).await;
+                    self.push(Instant::now() + self.timeout).await;
                     next = tokio::time::Instant::now() + interval;
                 }
             }
         }
     }
 
-    async fn push(&self, deadline: Instant, failing: &mut bool) {
+    /// Pushes a snapshot of the registry within `deadline`, and counts its points.
+    async fn push(&mut self, deadline: Instant) {
+        if Instant::now() >= deadline {
+            return;
+        }
         let registry = crate::metrics::default_registry();
-        match &*self.sink {
+        let stats = &self.ledger.stats;
+        let client = match &self.sink {
             MetricsSink::Console => {
                 use std::io::Write;
+                let points = registry
+                    .snapshot()
+                    .families
+                    .iter()
+                    .map(|f| f.series.len() as u64)
+                    .sum();
+                if !self.ledger.begin(points) {
+                    return;
+                }
                 let text = registry.render();
                 let _ = std::io::stderr().lock().write_all(text.as_bytes());
+                stats.exported.inc_by(self.ledger.end());
+                return;
             }
-            MetricsSink::Otlp(client) => {
-                let request = request(
-                    &registry.snapshot(),
-                    &self.resource,
-                    self.start,
-                    SystemTime::now(),
-                );
-                let deadline = deadline.min(Instant::now() + client.timeout);
-                match client.export(request, deadline).await {
-                    Ok(accepted) => {
-                        if accepted.rejected > 0 {
-                            super::report(|| {
-                                tracing::warn!(
-                                    target: "rustform::export",
-                                    endpoint = %client.endpoint,
-                                    rejected_points = accepted.rejected,
-                                    message = %accepted.message,
-                                    "the receiver rejected some metric points"
-                                );
-                            });
-                        } else if *failing {
-                            super::report(|| {
-                                tracing::info!(
-                                    target: "rustform::export",
-                                    endpoint = %client.endpoint,
-                                    "metric export recovered"
-                                );
-                            });
-                        }
-                        *failing = false;
-                    }
-                    Err(failure) => {
-                        if !*failing {
-                            super::report(|| {
-                                tracing::warn!(
-                                    target: "rustform::export",
-                                    endpoint = %client.endpoint,
-                                    reason = failure.reason(),
-                                    "metric export failed; counted in \
-                                     rustform_exporter_exports_total{{signal=\"metrics\",outcome=\"failure\"}}"
-                                );
-                            });
-                        }
-                        *failing = true;
-                    }
+            MetricsSink::Otlp(client) => client,
+        };
+        let request = request(
+            &registry.snapshot(),
+            &self.resource,
+            self.start,
+            SystemTime::now(),
+        );
+        if !self.ledger.begin(points(&request)) {
+            return;
+        }
+        let deadline = deadline.min(Instant::now() + client.timeout);
+        let result = tokio::select! {
+            biased;
+            result = client.export(request, deadline) => Some(result),
+            () = super::stopped(&mut self.stopping) => None,
+        };
+        // The points are this push's to count, unless the shutdown counted them first.
+        let owned = self.ledger.end();
+        match result {
+            Some(Ok(accepted)) => {
+                let rejected = accepted.rejected.min(owned);
+                stats.exported.inc_by(owned - rejected);
+                stats.rejected.inc_by(rejected);
+                if accepted.rejected > 0 {
+                    super::report(|| {
+                        tracing::warn!(
+                            target: "rustform::export",
+                            endpoint = %client.endpoint,
+                            rejected_points = accepted.rejected,
+                            message = %accepted.message,
+                            "the receiver rejected some metric points"
+                        );
+                    });
+                } else if self.failing {
+                    super::report(|| {
+                        tracing::info!(
+                            target: "rustform::export",
+                            endpoint = %client.endpoint,
+                            "metric export recovered"
+                        );
+                    });
                 }
+                self.failing = false;
             }
+            Some(Err(failure)) => {
+                stats.export_failed.inc_by(owned);
+                if !self.failing {
+                    super::report(|| {
+                        tracing::warn!(
+                            target: "rustform::export",
+                            endpoint = %client.endpoint,
+                            reason = failure.reason(),
+                            "metric export failed; its points are dropped and counted in \
+                             rustform_exporter_metric_points_dropped_total"
+                        );
+                    });
+                }
+                self.failing = true;
+            }
+            // Abandoned: the shutdown's time ran out while it was being sent.
+            None => stats.shutdown.inc_by(owned),
         }
     }
 }
@@ -388,6 +580,40 @@ mod tests {
         assert_eq!(point.bucket_counts, vec![1, 2, 1]);
         assert_eq!(point.count, 4);
         assert_eq!(point.sum, Some(4.25));
+    }
+
+    #[test]
+    fn a_push_is_counted_once_by_whoever_settles_it() {
+        let stats = PointStats::new("test-ledger");
+        let ledger = PushLedger::new(stats.clone());
+        assert!(ledger.begin(4));
+        assert_eq!(ledger.end(), 4);
+        // A push under way when the shutdown's time runs out.
+        assert!(ledger.begin(5));
+        assert_eq!(ledger.settle(), 5);
+        assert_eq!(ledger.end(), 0);
+        // No push starts afterwards.
+        assert!(!ledger.begin(6));
+        assert_eq!(stats.produced.get(), 9);
+        assert_eq!(stats.shutdown.get(), 5);
+    }
+
+    #[test]
+    fn the_points_of_a_request_are_its_data_points() {
+        let registry = Registry::new();
+        let counter = Counter::default();
+        registry.register("jobs", "Jobs done", counter).unwrap();
+        let histogram = Histogram::new(Buckets::new(vec![1.0]).unwrap());
+        registry
+            .register("job_seconds", "Job time", histogram)
+            .unwrap();
+        let request = request(
+            &registry.snapshot(),
+            &Resource::default(),
+            UNIX_EPOCH,
+            UNIX_EPOCH,
+        );
+        assert_eq!(points(&request), 2);
     }
 
     #[test]

@@ -8,6 +8,14 @@
 //! span's end is a non-blocking push onto a bounded queue, and a full queue drops the
 //! span and counts it (see [`stats`]). The export thread runs with tracing switched off,
 //! so the HTTP and gRPC clients' own spans never feed back into the export.
+//!
+//! At shutdown every exporter stops at once. Its task has until a little before the
+//! deadline ([`task_deadline`]) to send what is pending; a send still under way then is
+//! abandoned. The thread shutting down then counts whatever is left — queued, batched,
+//! or in a send the task has not finished — as dropped (`shutdown`) before it returns,
+//! even when the task never answers, and the task counts nothing of it afterwards. So
+//! once [`Guard::shutdown`](crate::Guard::shutdown) returns, or the guard is dropped,
+//! `produced == exported + dropped` holds exactly for spans and for metric points.
 
 mod console;
 mod metrics;
@@ -19,7 +27,6 @@ mod stats;
 #[cfg(feature = "zipkin")]
 mod zipkin;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use opentelemetry::InstrumentationScope;
@@ -27,7 +34,7 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
 use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_sdk::trace::{Sampler as SdkSampler, SdkTracer, SdkTracerProvider};
-use tokio::sync::mpsc;
+use tokio::sync::watch;
 
 use crate::Error;
 use crate::config::{
@@ -35,8 +42,8 @@ use crate::config::{
 };
 use otlp::OtlpClient;
 use retry::Failure;
-use spans::{QueueProcessor, SpanSink};
-use stats::{Signal, SpanStats};
+use spans::{QueueProcessor, SpanPipeline, SpanSink};
+use stats::{PointStats, Signal, SpanStats};
 
 /// What the application asks of an export task (spans or metrics).
 pub(crate) enum Command {
@@ -58,13 +65,15 @@ pub(crate) struct Export {
     runtime: ExportRuntime,
     provider: Option<SdkTracerProvider>,
     tracer: Option<SdkTracer>,
-    metrics: Vec<mpsc::UnboundedSender<Command>>,
+    /// The span pipelines, one per exporter, for their shutdown.
+    spans: Vec<SpanPipeline>,
+    metrics: Vec<metrics::MetricsPipeline>,
 }
 
 impl std::fmt::Debug for Export {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Export")
-            .field("traces", &self.provider.is_some())
+            .field("span_exporters", &self.spans.len())
             .field("metric_exporters", &self.metrics.len())
             .finish_non_exhaustive()
     }
@@ -118,6 +127,7 @@ pub(crate) fn install(config: &Config, service_name: &str) -> Result<Option<Expo
 
     let mut provider = None;
     let mut tracer = None;
+    let mut spans = Vec::new();
     if !traces.is_empty() {
         let tracing = &otel.tracing;
         let mut builder = SdkTracerProvider::builder()
@@ -129,7 +139,7 @@ pub(crate) fn install(config: &Config, service_name: &str) -> Result<Option<Expo
             let what = format!("observability.opentelemetry.tracing.exporters[{index}]");
             let transport = &exporter.transport;
             let timeout = transport.timeout;
-            builder = match exporter.kind {
+            let processor = match exporter.kind {
                 TraceExporterKind::Otlp | TraceExporterKind::Jaeger => {
                     let (name, default_grpc) = match exporter.kind {
                         TraceExporterKind::Jaeger => ("jaeger", Some("http://localhost:4317")),
@@ -141,13 +151,13 @@ pub(crate) fn install(config: &Config, service_name: &str) -> Result<Option<Expo
                         client,
                         resource: ResourceAttributesWithSchema::from(&sdk_resource),
                     };
-                    builder.with_span_processor(QueueProcessor::start(
+                    QueueProcessor::start(
                         &runtime.handle,
                         sink,
                         &tracing.batch,
                         timeout,
                         SpanStats::new(name),
-                    ))
+                    )
                 }
                 #[cfg(not(feature = "zipkin"))]
                 TraceExporterKind::Zipkin => {
@@ -156,22 +166,24 @@ pub(crate) fn install(config: &Config, service_name: &str) -> Result<Option<Expo
                 #[cfg(feature = "zipkin")]
                 TraceExporterKind::Zipkin => {
                     let sink = zipkin::ZipkinSink::new(&what, transport, service_name)?;
-                    builder.with_span_processor(QueueProcessor::start(
+                    QueueProcessor::start(
                         &runtime.handle,
                         sink,
                         &tracing.batch,
                         timeout,
                         SpanStats::new("zipkin"),
-                    ))
+                    )
                 }
-                TraceExporterKind::Console => builder.with_span_processor(QueueProcessor::start(
+                TraceExporterKind::Console => QueueProcessor::start(
                     &runtime.handle,
                     console::ConsoleSink,
                     &tracing.batch,
                     timeout,
                     SpanStats::new("console"),
-                )),
+                ),
             };
+            spans.push(processor.pipeline());
+            builder = builder.with_span_processor(processor);
         }
         let built = builder.build();
         // `#[observed]` calls that would not be sampled, at levels the logs do not
@@ -190,7 +202,7 @@ pub(crate) fn install(config: &Config, service_name: &str) -> Result<Option<Expo
         provider = Some(built);
     }
 
-    let mut commands = Vec::new();
+    let mut metrics = Vec::new();
     if !pushed.is_empty() {
         let proto_resource = resource::proto(&attributes);
         let start = crate::metrics::process::process_start_time()
@@ -198,26 +210,28 @@ pub(crate) fn install(config: &Config, service_name: &str) -> Result<Option<Expo
             .map_or_else(SystemTime::now, |s| UNIX_EPOCH + Duration::from_secs_f64(s));
         for (index, exporter) in pushed {
             let what = format!("observability.opentelemetry.metrics.exporters[{index}]");
-            let sink = match exporter.kind {
-                MetricsExporterKind::Otlp => metrics::MetricsSink::Otlp(OtlpClient::new(
-                    &what,
-                    &exporter.transport,
-                    Signal::Metrics,
+            let (sink, name) = match exporter.kind {
+                MetricsExporterKind::Otlp => (
+                    metrics::MetricsSink::Otlp(OtlpClient::new(
+                        &what,
+                        &exporter.transport,
+                        Signal::Metrics,
+                        "otlp",
+                        None,
+                    )?),
                     "otlp",
-                    None,
-                )?),
-                _ => metrics::MetricsSink::Console,
+                ),
+                _ => (metrics::MetricsSink::Console, "console"),
             };
-            let (sender, receiver) = mpsc::unbounded_channel();
-            let pusher = metrics::MetricsPusher {
-                sink: Arc::new(sink),
-                interval: otel.metrics.export_interval,
-                timeout: otel.metrics.export_timeout.min(exporter.transport.timeout),
-                resource: proto_resource.clone(),
+            metrics.push(metrics::MetricsPusher::start(
+                &runtime.handle,
+                sink,
+                otel.metrics.export_interval,
+                otel.metrics.export_timeout.min(exporter.transport.timeout),
+                proto_resource.clone(),
                 start,
-            };
-            runtime.handle.spawn(pusher.run(receiver));
-            commands.push(sender);
+                PointStats::new(name),
+            ));
         }
     }
     drop(_inside);
@@ -225,7 +239,8 @@ pub(crate) fn install(config: &Config, service_name: &str) -> Result<Option<Expo
         runtime,
         provider,
         tracer,
-        metrics: commands,
+        spans,
+        metrics,
     }))
 }
 
@@ -255,56 +270,96 @@ impl Export {
         crate::trace::install_propagators(propagators);
     }
 
-    /// Exports everything pending and stops, within `deadline`. Spans that cannot be
-    /// sent by then are dropped and counted.
+    /// Exports everything pending and stops, within `deadline`. Spans and metric points
+    /// that cannot be sent by then are dropped, and counted before this returns.
     pub(crate) fn shutdown(mut self, deadline: Instant) {
-        let waiting: Vec<_> = self
-            .metrics
-            .drain(..)
-            .filter_map(|commands| {
-                let (done, wait) = std::sync::mpsc::channel();
-                commands
-                    .send(Command::Shutdown { deadline, done })
-                    .ok()
-                    .map(|()| wait)
-            })
+        self.stop(deadline);
+    }
+
+    /// Stops every exporter at once. Their tasks have until a little before `deadline`
+    /// (see [`task_deadline`]) to send what is pending and count it; then this thread
+    /// counts what they have not (still queued, or being sent) as dropped at shutdown,
+    /// so `produced == exported + dropped` holds when it returns, and stays so.
+    fn stop(&mut self, deadline: Instant) {
+        let spans = std::mem::take(&mut self.spans);
+        let metrics = std::mem::take(&mut self.metrics);
+        let tasks = task_deadline(Instant::now(), deadline);
+        let answers: Vec<_> = spans
+            .iter()
+            .filter_map(|pipeline| pipeline.begin_shutdown(tasks))
+            .chain(
+                metrics
+                    .iter()
+                    .filter_map(|pipeline| pipeline.begin_shutdown(tasks)),
+            )
             .collect();
-        if let Some(provider) = self.provider.take() {
-            let _ =
-                provider.shutdown_with_timeout(deadline.saturating_duration_since(Instant::now()));
+        for answer in answers {
+            let _ = answer.recv_timeout(deadline.saturating_duration_since(Instant::now()));
         }
-        for wait in waiting {
-            let _ = wait.recv_timeout(deadline.saturating_duration_since(Instant::now()));
+        for pipeline in &spans {
+            pipeline.settle();
+        }
+        for pipeline in &metrics {
+            pipeline.settle();
+        }
+        if let Some(provider) = self.provider.take() {
+            // Its processors are shut down already; this marks the provider so.
+            let _ = provider.shutdown_with_timeout(Duration::ZERO);
         }
         self.runtime.stop(deadline);
     }
 
     /// Exports everything pending now, within `deadline`, and keeps running.
     pub(crate) fn flush(&self, deadline: Instant) {
-        let waiting: Vec<_> = self
+        let answers: Vec<_> = self
             .metrics
             .iter()
-            .filter_map(|commands| {
-                let (done, wait) = std::sync::mpsc::channel();
-                commands
-                    .send(Command::Flush { deadline, done })
-                    .ok()
-                    .map(|()| wait)
-            })
+            .filter_map(|pipeline| pipeline.flush(deadline))
             .collect();
         if let Some(provider) = &self.provider {
             let _ = provider.force_flush();
         }
-        for wait in waiting {
-            let _ = wait.recv_timeout(deadline.saturating_duration_since(Instant::now()));
+        for answer in answers {
+            let _ = answer.recv_timeout(deadline.saturating_duration_since(Instant::now()));
         }
     }
 }
 
 impl Drop for Export {
     fn drop(&mut self) {
+        // Dropped without a shutdown (an installation that failed later): stop now,
+        // briefly, still counting everything.
+        self.stop(Instant::now() + Duration::from_millis(200));
         if self.tracer.is_some() {
             crate::trace::gate::open();
+        }
+    }
+}
+
+/// The most a shutdown keeps back from its export tasks, for itself.
+const SETTLE_MARGIN: Duration = Duration::from_millis(250);
+
+/// The time by which the export tasks must end their sends at a shutdown due at
+/// `deadline`: a tenth of the time earlier (at most [`SETTLE_MARGIN`]), so that they
+/// count the outcomes of their sends themselves and the shutting-down thread still has
+/// time to take their answer and count what is left.
+fn task_deadline(now: Instant, deadline: Instant) -> Instant {
+    let margin = (deadline.saturating_duration_since(now) / 10).min(SETTLE_MARGIN);
+    deadline.checked_sub(margin).unwrap_or(deadline)
+}
+
+/// Resolves once shutdown has begun (`stopping` holds the time its tasks were given)
+/// and that time has come: an export still under way is abandoned then.
+async fn stopped(stopping: &mut watch::Receiver<Option<Instant>>) {
+    loop {
+        let at = *stopping.borrow_and_update();
+        match at {
+            Some(at) => return tokio::time::sleep_until(at.into()).await,
+            None => {
+                if stopping.changed().await.is_err() {
+                    return std::future::pending().await;
+                }
+            }
         }
     }
 }
@@ -465,5 +520,21 @@ fn start_error(reason: String) -> Error {
     Error::Install {
         what: "OpenTelemetry export",
         reason: format!("cannot start the export thread: {reason}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn export_tasks_end_a_tenth_early_at_most_a_quarter_second() {
+        let now = Instant::now();
+        let at = |ms| now + Duration::from_millis(ms);
+        assert_eq!(task_deadline(now, at(2000)), at(1800));
+        assert_eq!(task_deadline(now, at(10_000)), at(9750));
+        assert_eq!(task_deadline(now, now), now);
+        // A deadline already past stays as it is.
+        assert_eq!(task_deadline(at(10), now), now);
     }
 }

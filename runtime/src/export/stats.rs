@@ -1,18 +1,30 @@
 //! rustform's own export metrics, in the default registry: what was produced, exported
-//! and dropped, so `exported + dropped == produced` can be checked once the queues are
-//! empty, and every failed or retried export is visible.
+//! and dropped, so every span and every pushed metric point can be accounted for, and
+//! every failed or retried export is visible.
 //!
 //! - `rustform_exporter_spans_produced_total{exporter}`: ended, sampled spans offered to
 //!   an exporter's queue;
 //! - `rustform_exporter_spans_exported_total{exporter}`: spans the receiver accepted;
 //! - `rustform_exporter_spans_dropped_total{exporter, reason}`: `queue_full`,
 //!   `export_failed`, `rejected` (by the receiver, in a partial success) or `shutdown`
-//!   (still queued when the shutdown timeout ran out);
+//!   (queued, batched or still being sent when the shutdown's time ran out);
 //! - `rustform_exporter_queue_spans{exporter}`: spans waiting in the queue;
+//! - `rustform_exporter_metric_points_produced_total{exporter}`: data points in the
+//!   metrics pushes an exporter started;
+//! - `rustform_exporter_metric_points_exported_total{exporter}`: points the receiver
+//!   accepted;
+//! - `rustform_exporter_metric_points_dropped_total{exporter, reason}`: `export_failed`,
+//!   `rejected` or `shutdown` (a push still being sent when the shutdown's time ran out);
 //! - `rustform_exporter_exports_total{signal, exporter, outcome}`: `success`, `partial`
 //!   (some items rejected) or `failure`;
 //! - `rustform_exporter_retries_total{signal, exporter}`: attempts repeated after a
 //!   retryable failure.
+//!
+//! Once [`Guard::shutdown`](crate::Guard::shutdown) returns (or the guard is dropped),
+//! `produced == exported + dropped` (all reasons) holds exactly, for spans and for metric
+//! points, and stays so: each span or push is counted once, by whoever settles it (the
+//! export task, or the shutting-down thread for what the task could not finish in time).
+//! While export runs, the difference is what is queued or being sent.
 
 use std::sync::LazyLock;
 
@@ -106,6 +118,27 @@ static QUEUE: LazyLock<GaugeVec<ExporterLabels>> = LazyLock::new(|| {
         GaugeVec::new(),
     )
 });
+static POINTS_PRODUCED: LazyLock<CounterVec<ExporterLabels>> = LazyLock::new(|| {
+    registered(
+        "rustform_exporter_metric_points_produced",
+        "Metric data points in the pushes an exporter started",
+        CounterVec::new(),
+    )
+});
+static POINTS_EXPORTED: LazyLock<CounterVec<ExporterLabels>> = LazyLock::new(|| {
+    registered(
+        "rustform_exporter_metric_points_exported",
+        "Metric data points accepted by the exporter's receiver",
+        CounterVec::new(),
+    )
+});
+static POINTS_DROPPED: LazyLock<CounterVec<DroppedLabels>> = LazyLock::new(|| {
+    registered(
+        "rustform_exporter_metric_points_dropped",
+        "Metric data points that were not exported, by reason: export_failed, rejected, shutdown",
+        CounterVec::new(),
+    )
+});
 static EXPORTS: LazyLock<CounterVec<ExportLabels>> = LazyLock::new(|| {
     registered(
         "rustform_exporter_exports",
@@ -144,6 +177,33 @@ impl SpanStats {
             rejected: dropped("rejected"),
             shutdown: dropped("shutdown"),
             queued: QUEUE.with(&ExporterLabels { exporter }).clone(),
+        }
+    }
+}
+
+/// The metric point counters of one exporter, resolved once.
+#[derive(Debug, Clone)]
+pub(crate) struct PointStats {
+    pub(crate) produced: Counter,
+    pub(crate) exported: Counter,
+    pub(crate) export_failed: Counter,
+    pub(crate) rejected: Counter,
+    pub(crate) shutdown: Counter,
+}
+
+impl PointStats {
+    pub(crate) fn new(exporter: &'static str) -> PointStats {
+        let dropped = |reason| {
+            POINTS_DROPPED
+                .with(&DroppedLabels { exporter, reason })
+                .clone()
+        };
+        PointStats {
+            produced: POINTS_PRODUCED.with(&ExporterLabels { exporter }).clone(),
+            exported: POINTS_EXPORTED.with(&ExporterLabels { exporter }).clone(),
+            export_failed: dropped("export_failed"),
+            rejected: dropped("rejected"),
+            shutdown: dropped("shutdown"),
         }
     }
 }
