@@ -271,7 +271,7 @@ async fn serve(
                 let _ = stream.set_nodelay(true);
                 let router = router.clone();
                 let builder = builder.clone();
-                let mut stopped = stopped.clone();
+                let stopped = stopped.clone();
                 match &tls {
                     None => {
                         tokio::spawn(async move {
@@ -287,6 +287,7 @@ async fn serve(
                         let handshake = acceptor.accept(stream);
                         tokio::spawn(async move {
                             let _open = open;
+                            let mut stopped = stopped;
                             // The handshake counts in the time to the first request head.
                             let stream = tokio::select! {
                                 stream = tokio::time::timeout_at(accepted + limits.header_timeout, handshake) => stream,
