@@ -153,7 +153,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 tokio::select! {
                     biased;
                     () = &mut shutdown => {}
-                    () = std::future::ready(()) => eprintln!("serving"),
+                    // Not eprintln!: a test that stopped reading must not end the probe.
+                    () = std::future::ready(()) => {
+                        let _ = writeln!(std::io::stderr(), "serving");
+                    }
                 }
                 tokio::select! {
                     () = work => {}
