@@ -197,6 +197,32 @@ fn no_file_means_working_defaults() {
     );
 }
 
+#[test]
+fn the_endpoint_server_limits_have_defaults_and_the_header_timeout_follows_the_request_timeout() {
+    let parse = |yaml: &str| {
+        Config::parse(yaml, "rustform.yml", &|_| None)
+            .unwrap()
+            .observability
+            .prometheus
+    };
+    let defaults = parse("");
+    assert_eq!(defaults.request_timeout, Duration::from_secs(10));
+    assert_eq!(defaults.header_timeout, Duration::from_secs(10));
+    assert_eq!(defaults.max_connections, 512);
+    assert_eq!(defaults, Prometheus::default());
+    // Without a header_timeout of its own: the smaller of 10 s and request_timeout.
+    let short = parse("observability:\n  prometheus:\n    request_timeout: 2s\n");
+    assert_eq!(short.header_timeout, Duration::from_secs(2));
+    let long = parse("observability:\n  prometheus:\n    request_timeout: 1m\n");
+    assert_eq!(long.header_timeout, Duration::from_secs(10));
+    let set = parse(
+        "observability:\n  prometheus:\n    request_timeout: 2s\n    header_timeout: 30s\n    \
+         max_connections: 32\n",
+    );
+    assert_eq!(set.header_timeout, Duration::from_secs(30));
+    assert_eq!(set.max_connections, 32);
+}
+
 /// Every `tests/config/broken/*.yml` against its `.err` snapshot.
 #[test]
 fn broken_files_give_their_exact_messages() {

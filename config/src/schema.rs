@@ -413,9 +413,25 @@ pub struct Prometheus {
     /// `127.0.0.1:0`); without one, nothing is served and the application mounts
     /// `rustform::endpoint::router()` in its own server.
     pub listen: Option<std::net::SocketAddr>,
-    /// `request_timeout` (default 10 s): the longest a request may take, reading its
-    /// headers included, before it is answered 408 or its connection closed.
+    /// `request_timeout` (default 10 s): the longest the endpoint may take to answer a
+    /// request once its head has arrived (503 past it), and the longest a connection of
+    /// its own server may take to finish once it is closed for being idle.
     pub request_timeout: Duration,
+    /// `header_timeout` (default: the smaller of 10 s and `request_timeout`, the way Go's
+    /// `http.Server` falls back from `ReadHeaderTimeout` to `ReadTimeout`): on the
+    /// endpoint's own server, a connection with no request in progress must deliver a
+    /// complete request head within this time, counted from the moment it is accepted
+    /// (the TLS handshake included) or from the end of its previous request, or it is
+    /// closed. It bounds silent connections, slow heads and idle keep-alive connections,
+    /// over HTTP/1.1 and HTTP/2 alike; HTTP/2 pings go unanswered for no longer.
+    pub header_timeout: Duration,
+    /// `max_connections` (default 512, the default of Prometheus's own
+    /// `--web.max-connections`): the most connections the endpoint's own server holds
+    /// open at once; past it, a new connection is closed as soon as it is accepted. A
+    /// few scrapers need a few connections; the cap keeps a flood of connections below
+    /// the process's descriptor limit (1024 by default on Linux), so the application
+    /// keeps its own descriptors.
+    pub max_connections: u32,
     /// `tls`: serve HTTPS with this certificate and key (TLS 1.2 and 1.3).
     pub tls: Option<Tls>,
 }
@@ -430,6 +446,10 @@ pub struct Tls {
     pub key_file: String,
 }
 
+/// The longest `prometheus.header_timeout` is by default: a scraper sends its request
+/// head at once, so ten seconds is generous and still bounds a silent connection.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
 impl Default for Prometheus {
     fn default() -> Self {
         Prometheus {
@@ -439,6 +459,8 @@ impl Default for Prometheus {
             metrics: PrometheusMetrics::default(),
             listen: None,
             request_timeout: Duration::from_secs(10),
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            max_connections: 512,
             tls: None,
         }
     }

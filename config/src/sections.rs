@@ -370,7 +370,14 @@ fn prometheus(d: &mut Decoder<'_>, node: &Node, path: &str) -> Prometheus {
         }
     });
     f.set(d, "request_timeout", &mut out.request_timeout, |d, n, p| {
-        d.duration(n, p, Duration::from_millis(1))
+        d.duration(n, p, MS)
+    });
+    out.header_timeout = f
+        .read(d, "header_timeout", |d, n, p| d.duration(n, p, MS))
+        .unwrap_or(DEFAULT_HEADER_TIMEOUT.min(out.request_timeout));
+    f.set(d, "max_connections", &mut out.max_connections, |d, n, p| {
+        d.whole(n, p, 1, 1_000_000)
+            .and_then(|n| u32::try_from(n).ok())
     });
     if let Some((node, path)) = f.get("tls") {
         let mut t = d.map(node, &path);

@@ -1,6 +1,6 @@
-//! A service with the endpoint on its own server, for `tests/endpoint.rs` and
-//! `tests/endpoint_shutdown.rs`: `rustform::init()` serves `/metrics` and the health
-//! checks on `127.0.0.1:0`, as `prometheus.listen` says. Reports go to stderr.
+//! A service with the endpoint on its own server, for `tests/endpoint*.rs`:
+//! `rustform::init()` serves `/metrics` and the health checks on `127.0.0.1:0`, as
+//! `prometheus.listen` says. Reports go to stderr.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -125,6 +125,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "{CONFIG}  prometheus:\n    listen: \"{}\"\n    authentication:\n      enabled: false\n",
             listen()
         ),
+    };
+    // With PROBE_SERVER, more keys of `prometheus`, as `key: value` pairs separated by
+    // commas ("header_timeout: 1s, max_connections: 32").
+    let config = match std::env::var("PROBE_SERVER") {
+        Ok(keys) => keys.split(',').fold(config, |config, key| {
+            format!("{config}    {}\n", key.trim())
+        }),
+        Err(_) => config,
     };
     // With PROBE_TLS_CERT and PROBE_TLS_KEY, over TLS.
     let config = match (
@@ -255,9 +263,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         tokio::time::sleep(Duration::from_millis(10)).await;
                     }
                 };
+                let mut shutdown = std::pin::pin!(guard.shutdown_signal());
+                // Polled once, the signal handlers are in place: from here on the probe
+                // needs no new descriptor, which tests that run it out of them wait for.
+                tokio::select! {
+                    biased;
+                    () = &mut shutdown => {}
+                    // Not eprintln!: a test that stopped reading must not end the probe.
+                    () = std::future::ready(()) => {
+                        let _ = writeln!(std::io::stderr(), "serving");
+                    }
+                }
                 tokio::select! {
                     () = work => {}
-                    () = guard.shutdown_signal() => eprintln!("shutdown: begun"),
+                    () = shutdown => eprintln!("shutdown: begun"),
                 }
             });
         }

@@ -30,7 +30,9 @@
 //! reason, client id, client address, path — never the credential), and the endpoint
 //! counts `rustform_endpoint_auth_failures_total{reason}`,
 //! `rustform_endpoint_rate_limited_total` and times
-//! `rustform_endpoint_scrape_duration_seconds`.
+//! `rustform_endpoint_scrape_duration_seconds`. Its own server counts
+//! `rustform_endpoint_connections` (open) and
+//! `rustform_endpoint_connections_refused_total` (past `prometheus.max_connections`).
 
 #[cfg(feature = "auth")]
 mod limits;
@@ -300,12 +302,7 @@ pub(crate) fn start(
     }
     let endpoint = Endpoint::with_version(config, version)?;
     let server = match prometheus.listen {
-        Some(address) => Some(Server::start(
-            &endpoint,
-            address,
-            prometheus.request_timeout,
-            prometheus.tls.as_ref(),
-        )?),
+        Some(address) => Some(Server::start(&endpoint, address, prometheus)?),
         None => None,
     };
     Ok((Some(endpoint), server))

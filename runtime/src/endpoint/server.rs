@@ -1,11 +1,34 @@
 //! The endpoint's own server, when `prometheus.listen` names an address: one thread with
-//! a Tokio runtime, HTTP/1.1 and HTTP/2, a header-read timeout and a header size limit
-//! so a slow or huge request cannot tie it up, a timeout on every request, and a
-//! graceful shutdown.
+//! a Tokio runtime, HTTP/1.1 and HTTP/2, plain or over TLS, and a graceful shutdown.
+//!
+//! Whoever reaches the port can open connections, so each one is bounded:
+//!
+//! - **A request head within `header_timeout`.** While a connection has no request in
+//!   progress, a complete request head must arrive within `prometheus.header_timeout`,
+//!   counted from the moment the connection is accepted (the TLS handshake included) or
+//!   from the end of its previous request. A connection that never completes a head (it
+//!   says nothing, sends only the HTTP/2 preface and SETTINGS, or stalls in the
+//!   handshake) is dropped; one that has served requests and then idles is closed
+//!   gracefully (GOAWAY over HTTP/2) and dropped if it has not finished
+//!   `request_timeout` later. The timer is the server's own: hyper's HTTP/1 header timer
+//!   starts only once the protocol detection of `auto::Builder` has read the first
+//!   bytes, and HTTP/2 has none. hyper's HTTP/1 timer still bounds each head once it
+//!   begins, and HTTP/2 pings left unanswered for `header_timeout` close the connection.
+//! - **At most `max_connections` at once.** Past it, a new connection is closed as soon
+//!   as it is accepted and counted in `rustform_endpoint_connections_refused_total`;
+//!   `rustform_endpoint_connections` is the number open. The cap keeps the endpoint
+//!   below the process's descriptor limit, so a flood of connections cannot make
+//!   `accept` fail for the scrapers; should it fail anyway (out of descriptors), the
+//!   loop waits 10 ms rather than spin.
+//! - **A head of at most 16 KiB** (431 past it over HTTP/1.1), and **an answer within
+//!   `request_timeout`** (503 past it).
+//!
+//! Silent connections are therefore gone `header_timeout` after they arrive, and a valid
+//! scrape gets a slot again within that time however many an attacker opens.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -15,11 +38,11 @@ use axum::middleware::{self, Next};
 use axum::response::IntoResponse;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
-use tokio::sync::watch;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
 use super::Endpoint;
 use crate::Error;
+use crate::metrics::{Counter, Gauge};
 
 /// Largest request head accepted, in bytes (HTTP/1.1 buffer; HTTP/2 header list).
 const MAX_HEADER_BYTES: usize = 16 * 1024;
@@ -42,13 +65,20 @@ impl std::fmt::Debug for Server {
 }
 
 impl Server {
-    /// Binds `address` and serves `endpoint` there until [`stop`](Server::stop).
+    /// Binds `address` and serves `endpoint` there, with the timeouts, connection limit
+    /// and TLS of `config`, until [`stop`](Server::stop).
     pub(crate) fn start(
         endpoint: &Endpoint,
         address: SocketAddr,
-        request_timeout: Duration,
-        tls: Option<&crate::config::Tls>,
+        config: &crate::config::Prometheus,
     ) -> Result<Server, Error> {
+        let request_timeout = config.request_timeout;
+        let limits = Limits {
+            header_timeout: config.header_timeout,
+            request_timeout,
+            max_connections: config.max_connections.max(1),
+        };
+        let tls = config.tls.as_ref();
         #[cfg(feature = "tls")]
         let tls = match tls {
             Some(tls) => Some(tokio_rustls::TlsAcceptor::from(Arc::new(
@@ -77,6 +107,9 @@ impl Server {
             .set_nonblocking(true)
             .map_err(|e| error(e.to_string()))?;
         let bound = listener.local_addr().map_err(|e| error(e.to_string()))?;
+        // The server's own series exist from the start, at zero.
+        LazyLock::force(&CONNECTIONS);
+        LazyLock::force(&REFUSED);
         let in_flight = Arc::new(AtomicUsize::new(0));
         let counter = in_flight.clone();
         let router =
@@ -120,7 +153,7 @@ impl Server {
                         }
                     };
                     let _ = ready.send(Ok(()));
-                    serve(listener, router, stopped, request_timeout, tls).await;
+                    serve(listener, router, stopped, limits, tls).await;
                 });
                 runtime.shutdown_timeout(Duration::from_millis(100));
             })
@@ -186,74 +219,85 @@ type Acceptor = tokio_rustls::TlsAcceptor;
 #[cfg(not(feature = "tls"))]
 type Acceptor = std::convert::Infallible;
 
+/// How long a connection may go without a request head, take to close, and how many
+/// may be open at once.
+#[derive(Clone, Copy, Debug)]
+struct Limits {
+    header_timeout: Duration,
+    request_timeout: Duration,
+    max_connections: u32,
+}
+
 /// The accept loop.
 async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     mut stopped: watch::Receiver<Option<Instant>>,
-    request_timeout: Duration,
+    limits: Limits,
     tls: Option<Acceptor>,
 ) {
-    let graceful = GracefulShutdown::new();
     let mut builder = auto::Builder::new(TokioExecutor::new());
+    // hyper's own timer bounds a head that arrives slowly; `connection` bounds the wait
+    // for it to begin, which hyper does not (see the module's documentation).
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(request_timeout)
+        .header_read_timeout(limits.header_timeout)
         .max_buf_size(MAX_HEADER_BYTES);
     builder
         .http2()
         .timer(TokioTimer::new())
+        .keep_alive_interval(limits.header_timeout)
+        .keep_alive_timeout(limits.header_timeout)
         .max_header_list_size(MAX_HEADER_BYTES as u32);
+    let slots = Arc::new(Semaphore::new(limits.max_connections as usize));
     let deadline = loop {
         tokio::select! {
-            changed = stopped.changed() => {
-                if changed.is_err() {
-                    break Instant::now();
-                }
-                if let Some(deadline) = *stopped.borrow() {
-                    break deadline;
-                }
-            }
+            deadline = stopping(&mut stopped) => break deadline,
             accepted = listener.accept() => {
                 let Ok((stream, peer)) = accepted else {
                     // Out of descriptors or similar: wait a little rather than spin.
                     tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
                 };
+                let accepted = tokio::time::Instant::now();
+                let Ok(slot) = slots.clone().try_acquire_owned() else {
+                    // Over `max_connections`: closed at once, so the descriptor is back.
+                    REFUSED.inc();
+                    drop(stream);
+                    continue;
+                };
+                let open = Open::new(slot);
                 let _ = stream.set_nodelay(true);
                 let router = router.clone();
-                let service = hyper::service::service_fn(move |mut request: Request<hyper::body::Incoming>| {
-                    request.extensions_mut().insert(ConnectInfo(peer));
-                    let mut router = router.clone();
-                    async move {
-                        use tower::Service;
-                        router.call(request.map(axum::body::Body::new)).await
-                    }
-                });
+                let builder = builder.clone();
+                let stopped = stopped.clone();
                 match &tls {
                     None => {
-                        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                        let connection = graceful.watch(connection.into_owned());
                         tokio::spawn(async move {
-                            let _ = connection.await;
+                            let _open = open;
+                            let opened = Opened { peer, accepted, limits };
+                            connection(&builder, stream, router, opened, stopped).await;
                         });
                     }
                     #[cfg(not(feature = "tls"))]
                     Some(never) => match *never {},
                     #[cfg(feature = "tls")]
                     Some(acceptor) => {
-                        // The handshake has the request timeout too: a client that
-                        // connects and says nothing cannot hold a task for ever.
-                        let handshake = tokio::time::timeout(request_timeout, acceptor.accept(stream));
-                        let builder = builder.clone();
-                        let watcher = graceful.watcher();
+                        let handshake = acceptor.accept(stream);
                         tokio::spawn(async move {
-                            let Ok(Ok(stream)) = handshake.await else {
+                            let _open = open;
+                            let mut stopped = stopped;
+                            // The handshake counts in the time to the first request head.
+                            let stream = tokio::select! {
+                                stream = tokio::time::timeout_at(accepted + limits.header_timeout, handshake) => stream,
+                                _ = stopping(&mut stopped) => return,
+                            };
+                            let Ok(Ok(stream)) = stream else {
                                 return;
                             };
-                            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                            let _ = watcher.watch(connection.into_owned()).await;
+                            let opened = Opened { peer, accepted, limits };
+                            connection(&builder, stream, router, opened, stopped).await;
                         });
                     }
                 }
@@ -261,6 +305,142 @@ async fn serve(
         }
     };
     drop(listener);
-    let remaining = deadline.saturating_duration_since(Instant::now());
-    let _ = tokio::time::timeout(remaining, graceful.shutdown()).await;
+    // Every connection holds a slot until it closes: all of them back means all closed.
+    let _ = tokio::time::timeout_at(deadline, slots.acquire_many(limits.max_connections)).await;
 }
+
+/// Resolves with the shutdown deadline once the server is told to stop (at once if the
+/// server is gone).
+async fn stopping(stopped: &mut watch::Receiver<Option<Instant>>) -> tokio::time::Instant {
+    match stopped.wait_for(Option::is_some).await {
+        Ok(deadline) => {
+            deadline.map_or_else(tokio::time::Instant::now, tokio::time::Instant::from_std)
+        }
+        Err(_) => tokio::time::Instant::now(),
+    }
+}
+
+/// An accepted connection: who, when, under which limits.
+struct Opened {
+    peer: SocketAddr,
+    accepted: tokio::time::Instant,
+    limits: Limits,
+}
+
+/// Serves one connection until the client closes it, or it goes `header_timeout` without
+/// a request in progress and a head, or the server stops.
+///
+/// A connection that never completed a request head is dropped; one that has served
+/// requests is closed gracefully (HTTP/2 GOAWAY; HTTP/1.1 after the answer being
+/// written) and dropped if it has not finished `request_timeout` later.
+async fn connection<S>(
+    builder: &auto::Builder<TokioExecutor>,
+    stream: S,
+    router: Router,
+    opened: Opened,
+    mut stopped: watch::Receiver<Option<Instant>>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let Opened {
+        peer,
+        accepted,
+        limits,
+    } = opened;
+    // Requests in progress: the service counts them, the timer watches the count.
+    let busy = Arc::new(watch::Sender::new(0usize));
+    let mut changes = busy.subscribe();
+    let counter = busy.clone();
+    let service = hyper::service::service_fn(move |mut request: Request<hyper::body::Incoming>| {
+        // Called once a request head has arrived (HTTP/1.1) or a stream has opened
+        // (HTTP/2).
+        let working = Working::start(&counter);
+        request.extensions_mut().insert(ConnectInfo(peer));
+        let mut router = router.clone();
+        async move {
+            let _working = working;
+            use tower::Service;
+            router.call(request.map(axum::body::Body::new)).await
+        }
+    });
+    let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+    let mut connection = std::pin::pin!(connection);
+    let mut idle_since = accepted;
+    let mut served = false;
+    let finish_by = loop {
+        let idle = *changes.borrow_and_update() == 0;
+        tokio::select! {
+            _ = connection.as_mut() => return,
+            _ = changes.changed() => {
+                served = true;
+                if *changes.borrow() == 0 {
+                    idle_since = tokio::time::Instant::now();
+                }
+            }
+            () = tokio::time::sleep_until(idle_since + limits.header_timeout), if idle => {
+                if !served {
+                    return;
+                }
+                break tokio::time::Instant::now() + limits.request_timeout;
+            }
+            deadline = stopping(&mut stopped) => break deadline,
+        }
+    };
+    connection.as_mut().graceful_shutdown();
+    let _ = tokio::time::timeout_at(finish_by, connection).await;
+}
+
+/// A request in progress on its connection, until its answer is ready (or it is dropped).
+struct Working(Arc<watch::Sender<usize>>);
+
+impl Working {
+    fn start(count: &Arc<watch::Sender<usize>>) -> Working {
+        count.send_modify(|n| *n += 1);
+        Working(count.clone())
+    }
+}
+
+impl Drop for Working {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n -= 1);
+    }
+}
+
+/// An open connection: one of the `max_connections` slots, counted in
+/// `rustform_endpoint_connections` until it closes.
+struct Open {
+    _slot: OwnedSemaphorePermit,
+}
+
+impl Open {
+    fn new(slot: OwnedSemaphorePermit) -> Open {
+        CONNECTIONS.inc();
+        Open { _slot: slot }
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        CONNECTIONS.dec();
+    }
+}
+
+static CONNECTIONS: LazyLock<Gauge> = LazyLock::new(|| {
+    let gauge = Gauge::new();
+    super::register(
+        "rustform_endpoint_connections",
+        "Connections open on the endpoint's own server",
+        gauge.clone(),
+    );
+    gauge
+});
+
+static REFUSED: LazyLock<Counter> = LazyLock::new(|| {
+    let counter = Counter::default();
+    super::register(
+        "rustform_endpoint_connections_refused",
+        "Connections to the endpoint's own server closed as soon as accepted, for going over prometheus.max_connections",
+        counter.clone(),
+    );
+    counter
+});
