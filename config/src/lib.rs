@@ -37,6 +37,7 @@ mod error;
 mod expand;
 pub mod names;
 mod node;
+mod outline;
 mod schema;
 mod sections;
 
@@ -83,17 +84,9 @@ impl Config {
         warn_unset: bool,
     ) -> Result<Config, ConfigError> {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        let root = node::parse(text).map_err(|e| {
-            ConfigError::new(
-                origin,
-                vec![Problem {
-                    path: String::new(),
-                    at: e.at,
-                    message: format!("not valid YAML: {}", e.message),
-                }],
-            )
-        })?;
+        let root = node::parse(text).map_err(|problem| ConfigError::new(origin, vec![problem]))?;
         let mut decoder = decode::Decoder::new(text, lookup, warn_unset);
+        decoder.duplicate_keys(&root, "");
         let mut config = sections::config(&mut decoder, &root);
         if decoder.problems.is_empty() {
             config.warnings = decoder.warnings;

@@ -9,6 +9,9 @@ use std::fmt;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 
+use crate::error::Problem;
+use crate::outline;
+
 /// The largest configuration file accepted, in bytes.
 pub(crate) const MAX_FILE_BYTES: usize = 1 << 20;
 
@@ -93,24 +96,49 @@ pub(crate) fn shorten(s: &str) -> String {
     }
 }
 
-/// Why the text is not a YAML document.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct SyntaxError {
-    pub(crate) message: String,
-    pub(crate) at: Option<Position>,
+impl Position {
+    /// The position of the byte at `offset`: the line is 1 + the newlines before it,
+    /// the column 1 + the characters between the line's start and it (the parser
+    /// counts columns in characters too). Bytes before it that are not UTF-8 count as
+    /// one character each.
+    pub(crate) fn of_byte(bytes: &[u8], offset: usize) -> Position {
+        let before = &bytes[..offset.min(bytes.len())];
+        let line_start = before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        let newlines = before.iter().filter(|&&b| b == b'\n').count();
+        let chars = String::from_utf8_lossy(&before[line_start..])
+            .chars()
+            .count();
+        Position {
+            line: newlines as u64 + 1,
+            column: chars as u64 + 1,
+        }
+    }
 }
 
-/// Parses `text` into a tree. An empty document is `Null`.
-pub(crate) fn parse(text: &str) -> Result<Node, SyntaxError> {
-    if text.len() > MAX_FILE_BYTES {
-        return Err(SyntaxError {
-            message: format!(
-                "the file is {} bytes; a configuration file may have at most {MAX_FILE_BYTES}",
-                text.len()
-            ),
-            at: None,
-        });
+/// Refuses more than [`MAX_FILE_BYTES`], at the place where the file passes the limit.
+fn too_large(bytes: &[u8]) -> Result<(), Problem> {
+    if bytes.len() <= MAX_FILE_BYTES {
+        return Ok(());
     }
+    Err(Problem {
+        path: String::new(),
+        at: Some(Position::of_byte(bytes, MAX_FILE_BYTES)),
+        message: format!(
+            "the file is longer than a configuration file may be (at most {MAX_FILE_BYTES} \
+             bytes); it passes the limit here"
+        ),
+    })
+}
+
+/// Parses `text` into a tree. An empty document is `Null`. A syntax error is reported
+/// with the path of the keys open where it is, read from the lines before it (see
+/// [`outline`]); a key written twice in one mapping is passed through, for the decoder
+/// to report with its path.
+pub(crate) fn parse(text: &str) -> Result<Node, Problem> {
+    too_large(text.as_bytes())?;
     if text.trim().is_empty() {
         return Ok(Node {
             value: Value::Null,
@@ -128,7 +156,7 @@ pub(crate) fn parse(text: &str) -> Result<Node, SyntaxError> {
     budget.max_total_scalar_bytes = MAX_FILE_BYTES;
     let mut options = serde_saphyr::Options::default();
     options.budget = Some(budget);
-    options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::Error;
+    options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::PassThrough;
     serde_saphyr::from_str_with_options::<Option<Node>>(text, options)
         .map(|node| {
             node.unwrap_or(Node {
@@ -136,26 +164,30 @@ pub(crate) fn parse(text: &str) -> Result<Node, SyntaxError> {
                 at: Position { line: 1, column: 1 },
             })
         })
-        .map_err(|error| syntax_error(&error))
+        .map_err(|error| syntax_error(text, &error))
 }
 
-fn syntax_error(error: &serde_saphyr::Error) -> SyntaxError {
-    let at = error.location().map(|l| Position {
-        line: l.line(),
-        column: l.column(),
-    });
+fn syntax_error(text: &str, error: &serde_saphyr::Error) -> Problem {
+    let at = error
+        .location()
+        .map(|l| Position {
+            line: l.line(),
+            column: l.column(),
+        })
+        .filter(|p| p.line > 0);
     // serde-saphyr's Display draws a snippet of the source; the first line is the message.
-    let text = error.to_string();
-    let message = text
+    let shown = error.to_string();
+    let message = shown
         .lines()
         .map(str::trim)
         .find(|l| !l.is_empty())
         .unwrap_or("not valid YAML")
         .trim_start_matches("error: ")
         .to_owned();
-    SyntaxError {
-        message: plain(&message),
-        at: at.filter(|p| p.line > 0),
+    Problem {
+        path: at.map(|at| outline::path_at(text, at)).unwrap_or_default(),
+        at,
+        message: format!("not valid YAML: {}", plain(&message)),
     }
 }
 
@@ -167,10 +199,6 @@ fn plain(message: &str) -> String {
         && let Some((_, after)) = rest.split_once(": ")
     {
         message = after.to_owned();
-    }
-    if let Some(rest) = message.strip_prefix("duplicate mapping key: ") {
-        let key = rest.split(',').next().unwrap_or(rest).trim();
-        return format!("the key {key:?} appears twice in the same mapping; keep one");
     }
     message
 }
@@ -331,9 +359,17 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_keys_are_rejected() {
-        let err = parse("a: 1\na: 2\n").unwrap_err();
-        assert!(err.message.contains("appears twice"), "{err:?}");
+    fn duplicate_keys_reach_the_tree() {
+        let node = parse("a: 1\na: 2\n").unwrap();
+        let names: Vec<&str> = map(&node).iter().map(|(k, _)| k.name.as_str()).collect();
+        assert_eq!(names, ["a", "a"]);
+    }
+
+    #[test]
+    fn syntax_errors_name_the_keys_open_where_they_are() {
+        let err = parse("a:\n  b:\n    c: [1, 2\n").unwrap_err();
+        assert_eq!(err.path, "a.b.c");
+        assert!(err.message.starts_with("not valid YAML: "), "{err:?}");
     }
 
     #[test]
