@@ -212,8 +212,8 @@ fn broken_files_give_their_exact_messages() {
     let mut failures = Vec::new();
     for file in &files {
         let name = file.file_name().unwrap().to_string_lossy().into_owned();
-        let text = std::fs::read_to_string(file).unwrap();
-        let actual = match Config::parse(&text, &name, &env) {
+        let bytes = std::fs::read(file).unwrap();
+        let actual = match Config::parse_bytes(&bytes, &name, &env) {
             Ok(config) => format!("accepted: {config:?}"),
             Err(err) => format!("{err}\n"),
         };

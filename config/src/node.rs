@@ -118,6 +118,29 @@ impl Position {
     }
 }
 
+/// The text of a file, or why it cannot be read as configuration: larger than
+/// [`MAX_FILE_BYTES`], or not UTF-8. Either problem is reported where it happens, with
+/// the path of the keys open there.
+pub(crate) fn text(bytes: &[u8]) -> Result<&str, Problem> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    too_large(bytes)?;
+    std::str::from_utf8(bytes).map_err(|error| {
+        let offset = error.valid_up_to();
+        let at = Position::of_byte(bytes, offset);
+        // The bytes before `offset` are UTF-8: the path is read from them.
+        let before = std::str::from_utf8(&bytes[..offset]).unwrap_or_default();
+        Problem {
+            path: outline::path_at(before, at),
+            at: Some(at),
+            message: format!(
+                "not UTF-8 text: the byte 0x{:02X} does not begin a valid character; \
+                 save the file as UTF-8",
+                bytes[offset]
+            ),
+        }
+    })
+}
+
 /// Refuses more than [`MAX_FILE_BYTES`], at the place where the file passes the limit.
 fn too_large(bytes: &[u8]) -> Result<(), Problem> {
     if bytes.len() <= MAX_FILE_BYTES {
@@ -363,6 +386,16 @@ mod tests {
         let node = parse("a: 1\na: 2\n").unwrap();
         let names: Vec<&str> = map(&node).iter().map(|(k, _)| k.name.as_str()).collect();
         assert_eq!(names, ["a", "a"]);
+    }
+
+    #[test]
+    fn a_byte_that_is_not_utf8_is_placed_by_line_and_character() {
+        let problem = text(b"a:\n  b: \xC3\xA9t\xC3\xA9\xFF\n").unwrap_err();
+        // "  b: été" is 8 characters (11 bytes): the bad byte is the 9th character.
+        assert_eq!(problem.at, Some(Position { line: 2, column: 9 }));
+        assert_eq!(problem.path, "a.b");
+        assert!(problem.message.contains("0xFF"), "{problem:?}");
+        assert_eq!(text(b"\xEF\xBB\xBFa: 1\n"), Ok("a: 1\n"));
     }
 
     #[test]
