@@ -64,8 +64,10 @@ impl Config {
         Self::decode(text, origin, lookup, true)
     }
 
-    /// Parses the bytes of a file like [`Config::parse`]. Bytes that are not UTF-8 are
-    /// reported at their line and column, with the path of the keys open there.
+    /// Parses the bytes of a file like [`Config::parse`]. A byte that is not UTF-8 is
+    /// reported with the path of the keys open there, at line 1 + the newlines before it
+    /// and column 1 + the characters (not bytes) before it on its line, the way the
+    /// parser counts columns.
     ///
     /// ```
     /// use rustform_config::Config;
