@@ -1,6 +1,7 @@
 //! `rustform.yml` as users write it: the reference file loads with every value where it
 //! belongs, each broken file gives its exact message (snapshots in `tests/config/broken/`,
-//! refreshed with `RUSTFORM_BLESS=1`), hostile input never panics, and the environment
+//! refreshed with `RUSTFORM_BLESS=1`), hostile input never panics, every message about a
+//! mutated reference file says where (line, column, YAML path), and the environment
 //! takes precedence as the OpenTelemetry specification says.
 
 use std::collections::HashMap;
@@ -238,8 +239,8 @@ fn broken_files_give_their_exact_messages() {
     let mut failures = Vec::new();
     for file in &files {
         let name = file.file_name().unwrap().to_string_lossy().into_owned();
-        let text = std::fs::read_to_string(file).unwrap();
-        let actual = match Config::parse(&text, &name, &env) {
+        let bytes = std::fs::read(file).unwrap();
+        let actual = match Config::parse_bytes(&bytes, &name, &env) {
             Ok(config) => format!("accepted: {config:?}"),
             Err(err) => format!("{err}\n"),
         };
@@ -356,28 +357,204 @@ fn random_bytes_never_panic() {
     }
 }
 
-#[test]
-fn mutations_of_the_reference_file_never_panic() {
-    let reference = reference();
-    let mut rng = Lcg(42);
-    for _ in 0..1_000 {
-        let mut bytes = reference.clone().into_bytes();
-        for _ in 0..(1 + rng.next() % 8) {
-            let at = (rng.next() as usize) % bytes.len();
-            match rng.next() % 3 {
-                0 => bytes[at] = rng.next() as u8,
-                1 => {
-                    bytes.remove(at);
-                }
-                _ => bytes.insert(at, b"-:[{$\n "[(rng.next() % 7) as usize]),
-            }
-        }
-        let text = String::from_utf8_lossy(&bytes);
-        if let Err(err) = Config::parse(&text, "mutated.yml", &|_| None) {
-            assert!(!err.problems().is_empty());
-            assert!(!err.to_string().is_empty());
+/// One random change to a file, as an editor slip or a bad merge would make it.
+#[derive(Debug)]
+enum Mutation {
+    /// Removes `len` bytes at `at`.
+    Delete { at: usize, len: usize },
+    /// Inserts `bytes` at `at`: any byte (not UTF-8 too), a tab, a colon, a quote or
+    /// another character YAML gives a meaning to.
+    Insert { at: usize, bytes: Vec<u8> },
+    /// Writes `line` (from 0) twice.
+    DuplicateLine { line: usize },
+    /// Adds (or, when negative, removes) spaces before `line`.
+    Indent { line: usize, by: isize },
+}
+
+impl Mutation {
+    fn random(rng: &mut Lcg, bytes: &[u8]) -> Mutation {
+        let at = (rng.next() as usize) % bytes.len();
+        let lines = bytes.iter().filter(|&&b| b == b'\n').count();
+        let line = (rng.next() as usize) % lines.max(1);
+        const SPECIAL: &[u8] = b"\t:\"'-[]{}#&*!|>%@`,?\n ";
+        match rng.next() % 8 {
+            0 => Mutation::Delete {
+                at,
+                len: 1 + (rng.next() % 8) as usize,
+            },
+            1 => Mutation::Insert {
+                at,
+                bytes: vec![rng.next() as u8],
+            },
+            2 => Mutation::Insert {
+                at,
+                bytes: vec![0x80 | (rng.next() as u8)],
+            },
+            3 => Mutation::Insert {
+                at,
+                bytes: vec![SPECIAL[(rng.next() as usize) % SPECIAL.len()]],
+            },
+            4 => Mutation::Insert {
+                at,
+                bytes: [b"\t", &b": "[..], b":", b"\"", b"'", b"- "][(rng.next() % 6) as usize]
+                    .to_vec(),
+            },
+            5 => Mutation::DuplicateLine { line },
+            _ => Mutation::Indent {
+                line,
+                by: [-4, -2, -1, 1, 2, 4][(rng.next() % 6) as usize],
+            },
         }
     }
+
+    fn apply(&self, bytes: &[u8]) -> Vec<u8> {
+        let mut out = bytes.to_vec();
+        let line_range = |line: usize| {
+            let start = bytes
+                .split_inclusive(|&b| b == b'\n')
+                .take(line)
+                .map(<[u8]>::len)
+                .sum::<usize>();
+            let len = bytes[start..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(bytes.len() - start, |i| i + 1);
+            start..start + len
+        };
+        match self {
+            Mutation::Delete { at, len } => {
+                out.drain(*at..(at + len).min(bytes.len()));
+            }
+            Mutation::Insert { at, bytes } => {
+                out.splice(*at..*at, bytes.iter().copied());
+            }
+            Mutation::DuplicateLine { line } => {
+                let range = line_range(*line);
+                let copy = bytes[range.clone()].to_vec();
+                out.splice(range.end..range.end, copy);
+            }
+            Mutation::Indent { line, by } => {
+                let start = line_range(*line).start;
+                if *by > 0 {
+                    out.splice(start..start, std::iter::repeat_n(b' ', *by as usize));
+                } else {
+                    let spaces = bytes[start..].iter().take_while(|&&b| b == b' ').count();
+                    out.drain(start..start + spaces.min(by.unsigned_abs()));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The messages for `bytes` that do not say where the problem is (`None` if the file is
+/// accepted): every message needs a line and a column, and a path unless its line is
+/// written at column 1, where no key encloses it (a top-level key, or the document as a
+/// whole).
+fn unplaced(bytes: &[u8]) -> Option<Vec<String>> {
+    let err = Config::parse_bytes(bytes, "mutated.yml", &|_| None).err()?;
+    let shown = err.to_string();
+    assert_eq!(shown.lines().count(), err.problems().len(), "{shown}");
+    let top_level = |line: u64| {
+        bytes
+            .split(|&b| b == b'\n')
+            .nth(usize::try_from(line - 1).unwrap())
+            .is_none_or(|l| !l.starts_with(b" ") && !l.starts_with(b"\t"))
+    };
+    err.problems()
+        .iter()
+        .zip(shown.lines())
+        .filter(|(problem, line)| match problem.at {
+            Some(at) if at.line > 0 && at.column > 0 => {
+                !line.starts_with(&format!("mutated.yml:{at}: "))
+                    || (problem.path.is_empty() && !top_level(at.line))
+            }
+            _ => true,
+        })
+        .map(|(_, line)| line.to_owned())
+        .collect::<Vec<_>>()
+        .into()
+}
+
+/// Parses `cases` variants of the reference file, each with 1 to `most` mutations, on a
+/// thread of its own, so that a case that never ends fails the test (naming the case)
+/// instead of hanging it. Returns how many were rejected and the messages that do not
+/// say where the problem is.
+fn mutate(cases: usize, most: u64) -> (usize, Vec<String>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, mpsc};
+
+    let current = Arc::new(AtomicUsize::new(0));
+    let (done, finished) = mpsc::channel();
+    let worker = std::thread::spawn({
+        let current = Arc::clone(&current);
+        move || {
+            let reference = reference().into_bytes();
+            let mut rng = Lcg(42);
+            let (mut rejected, mut unplaced_messages) = (0, Vec::new());
+            for case in 0..cases {
+                current.store(case, Ordering::Relaxed);
+                let count = if most == 1 { 1 } else { 1 + rng.next() % most };
+                let mut bytes = reference.clone();
+                let mut changes = Vec::new();
+                for _ in 0..count {
+                    let change = Mutation::random(&mut rng, &bytes);
+                    bytes = change.apply(&bytes);
+                    changes.push(change);
+                }
+                let started = std::time::Instant::now();
+                let result = std::panic::catch_unwind(|| unplaced(&bytes));
+                let took = started.elapsed();
+                let messages =
+                    result.unwrap_or_else(|_| panic!("case {case}: {changes:?} panicked"));
+                assert!(
+                    took < Duration::from_secs(5),
+                    "case {case}: {changes:?} took {took:?}"
+                );
+                let Some(messages) = messages else { continue };
+                rejected += 1;
+                unplaced_messages.extend(
+                    messages
+                        .into_iter()
+                        .map(|m| format!("case {case}: {changes:?}: {m}")),
+                );
+            }
+            let _ = done.send(());
+            (rejected, unplaced_messages)
+        }
+    });
+    if finished.recv_timeout(Duration::from_secs(120)).is_err() && !worker.is_finished() {
+        panic!("case {} did not finish", current.load(Ordering::Relaxed));
+    }
+    worker
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
+/// 3,000 single mutations of the reference file (deletions; insertions of any byte,
+/// bytes that are not UTF-8, tabs, colons, quotes; duplicated lines; changed
+/// indentation), the same on every run: none panics or hangs, and every message says
+/// where the problem is, with a line, a column and the path of the keys around it.
+#[test]
+fn every_mutation_of_the_reference_file_is_reported_with_its_place() {
+    let (rejected, unplaced) = mutate(3_000, 1);
+    assert!(
+        rejected > 1_500,
+        "only {rejected} of 3000 mutations were rejected"
+    );
+    assert!(
+        unplaced.is_empty(),
+        "{} messages do not say where:\n{}",
+        unplaced.len(),
+        unplaced.join("\n")
+    );
+}
+
+/// The same with up to eight mutations at once.
+#[test]
+fn several_mutations_at_once_are_reported_with_their_place() {
+    let (_, unplaced) = mutate(500, 8);
+    assert!(unplaced.is_empty(), "{}", unplaced.join("\n"));
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! Decoding never stops at the first mistake: each reader records what is wrong and
 //! returns `None`, the caller keeps the default, and the user sees every problem at once.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use crate::duration::{self, parse_duration};
@@ -87,6 +87,38 @@ impl<'e> Decoder<'e> {
             at: Some(at),
             message: message.into(),
         });
+    }
+
+    /// Reports every key written twice in one mapping, anywhere under `node`, at the
+    /// second one and with its path. The first one is the one decoded.
+    pub(crate) fn duplicate_keys(&mut self, node: &Node, path: &str) {
+        match &node.value {
+            Value::Map(entries) => {
+                let mut first: HashMap<&str, Position> = HashMap::with_capacity(entries.len());
+                for (key, value) in entries {
+                    let key_path = join(path, &key.name);
+                    if let Some(at) = first.get(key.name.as_str()) {
+                        self.error(
+                            &key_path,
+                            key.at,
+                            format!(
+                                "duplicate key, first written at line {}; keep one of them",
+                                at.line
+                            ),
+                        );
+                    } else {
+                        first.insert(&key.name, key.at);
+                    }
+                    self.duplicate_keys(value, &key_path);
+                }
+            }
+            Value::Seq(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    self.duplicate_keys(item, &format!("{path}[{i}]"));
+                }
+            }
+            _ => {}
+        }
     }
 
     fn expected(&mut self, node: &Node, path: &str, what: &str, found: &str) {

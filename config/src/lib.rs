@@ -37,6 +37,7 @@ mod error;
 mod expand;
 pub mod names;
 mod node;
+mod outline;
 mod schema;
 mod sections;
 
@@ -63,16 +64,44 @@ impl Config {
         Self::decode(text, origin, lookup, true)
     }
 
+    /// Parses the bytes of a file like [`Config::parse`]. A byte that is not UTF-8 is
+    /// reported with the path of the keys open there, at line 1 + the newlines before it
+    /// and column 1 + the characters (not bytes) before it on its line, the way the
+    /// parser counts columns.
+    ///
+    /// ```
+    /// use rustform_config::Config;
+    ///
+    /// let bytes = b"observability:\n  logging:\n    level: inf\xFFo\n";
+    /// let err = Config::parse_bytes(bytes, "rustform.yml", &|_| None).unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "rustform.yml:3:15: observability.logging.level: not UTF-8 text: the byte 0xFF \
+    ///      does not begin a valid character; save the file as UTF-8"
+    /// );
+    /// ```
+    pub fn parse_bytes(
+        bytes: &[u8],
+        origin: &str,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let text = node::text(bytes).map_err(|problem| ConfigError::new(origin, vec![problem]))?;
+        Self::parse(text, origin, lookup)
+    }
+
     /// Parses `text` as `rustform.yml`, expanding `${VAR}` from the process
     /// environment.
     pub fn parse_str(text: &str) -> Result<Config, ConfigError> {
         Self::parse(text, DEFAULT_PATH, &process_env)
     }
 
-    /// Parses `text` for use at compile time: `${VAR}` takes its default or becomes
-    /// empty, without warnings, since the build's environment is not the service's.
+    /// Parses the bytes of a file for use at compile time: `${VAR}` takes its default or
+    /// becomes empty, without warnings, since the build's environment is not the
+    /// service's.
     #[doc(hidden)]
-    pub fn parse_for_build(text: &str, origin: &str) -> Result<Config, ConfigError> {
+    pub fn parse_for_build(bytes: impl AsRef<[u8]>, origin: &str) -> Result<Config, ConfigError> {
+        let text = node::text(bytes.as_ref())
+            .map_err(|problem| ConfigError::new(origin, vec![problem]))?;
         Self::decode(text, origin, &|_| None, false)
     }
 
@@ -83,17 +112,9 @@ impl Config {
         warn_unset: bool,
     ) -> Result<Config, ConfigError> {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        let root = node::parse(text).map_err(|e| {
-            ConfigError::new(
-                origin,
-                vec![Problem {
-                    path: String::new(),
-                    at: e.at,
-                    message: format!("not valid YAML: {}", e.message),
-                }],
-            )
-        })?;
+        let root = node::parse(text).map_err(|problem| ConfigError::new(origin, vec![problem]))?;
         let mut decoder = decode::Decoder::new(text, lookup, warn_unset);
+        decoder.duplicate_keys(&root, "");
         let mut config = sections::config(&mut decoder, &root);
         if decoder.problems.is_empty() {
             config.warnings = decoder.warnings;
@@ -110,7 +131,7 @@ impl Config {
     pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
         let path = path.as_ref();
         let origin = path.display().to_string();
-        let text = read(path).map_err(|message| {
+        let bytes = read(path).map_err(|message| {
             ConfigError::new(
                 &origin,
                 vec![Problem {
@@ -120,7 +141,7 @@ impl Config {
                 }],
             )
         })?;
-        Self::parse(&text, &origin, &process_env)
+        Self::parse_bytes(&bytes, &origin, &process_env)
     }
 
     /// Applies the standard variables (`OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`,
@@ -205,23 +226,14 @@ pub fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
-fn read(path: &Path) -> Result<String, String> {
+/// The file's bytes, up to one more than a configuration file may have, so that a
+/// larger file is refused at the place where it passes the limit.
+fn read(path: &Path) -> Result<Vec<u8>, String> {
     use std::io::Read;
     let file = std::fs::File::open(path).map_err(|e| format!("cannot open the file: {e}"))?;
     let mut bytes = Vec::new();
     file.take(node::MAX_FILE_BYTES as u64 + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| format!("cannot read the file: {e}"))?;
-    if bytes.len() > node::MAX_FILE_BYTES {
-        return Err(format!(
-            "the file is larger than {} bytes, the most a configuration file may be",
-            node::MAX_FILE_BYTES
-        ));
-    }
-    String::from_utf8(bytes).map_err(|e| {
-        format!(
-            "the file is not UTF-8 text (invalid byte at offset {})",
-            e.utf8_error().valid_up_to()
-        )
-    })
+    Ok(bytes)
 }

@@ -9,6 +9,9 @@ use std::fmt;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 
+use crate::error::Problem;
+use crate::outline;
+
 /// The largest configuration file accepted, in bytes.
 pub(crate) const MAX_FILE_BYTES: usize = 1 << 20;
 
@@ -93,24 +96,72 @@ pub(crate) fn shorten(s: &str) -> String {
     }
 }
 
-/// Why the text is not a YAML document.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct SyntaxError {
-    pub(crate) message: String,
-    pub(crate) at: Option<Position>,
+impl Position {
+    /// The position of the byte at `offset`: the line is 1 + the newlines before it,
+    /// the column 1 + the characters between the line's start and it (the parser
+    /// counts columns in characters too). Bytes before it that are not UTF-8 count as
+    /// one character each.
+    pub(crate) fn of_byte(bytes: &[u8], offset: usize) -> Position {
+        let before = &bytes[..offset.min(bytes.len())];
+        let line_start = before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        let newlines = before.iter().filter(|&&b| b == b'\n').count();
+        let chars = String::from_utf8_lossy(&before[line_start..])
+            .chars()
+            .count();
+        Position {
+            line: newlines as u64 + 1,
+            column: chars as u64 + 1,
+        }
+    }
 }
 
-/// Parses `text` into a tree. An empty document is `Null`.
-pub(crate) fn parse(text: &str) -> Result<Node, SyntaxError> {
-    if text.len() > MAX_FILE_BYTES {
-        return Err(SyntaxError {
+/// The text of a file, or why it cannot be read as configuration: larger than
+/// [`MAX_FILE_BYTES`], or not UTF-8. Either problem is reported where it happens, with
+/// the path of the keys open there.
+pub(crate) fn text(bytes: &[u8]) -> Result<&str, Problem> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    too_large(bytes)?;
+    std::str::from_utf8(bytes).map_err(|error| {
+        let offset = error.valid_up_to();
+        let at = Position::of_byte(bytes, offset);
+        // The bytes before `offset` are UTF-8: the path is read from them.
+        let before = std::str::from_utf8(&bytes[..offset]).unwrap_or_default();
+        Problem {
+            path: outline::path_at(before, at),
+            at: Some(at),
             message: format!(
-                "the file is {} bytes; a configuration file may have at most {MAX_FILE_BYTES}",
-                text.len()
+                "not UTF-8 text: the byte 0x{:02X} does not begin a valid character; \
+                 save the file as UTF-8",
+                bytes[offset]
             ),
-            at: None,
-        });
+        }
+    })
+}
+
+/// Refuses more than [`MAX_FILE_BYTES`], at the place where the file passes the limit.
+fn too_large(bytes: &[u8]) -> Result<(), Problem> {
+    if bytes.len() <= MAX_FILE_BYTES {
+        return Ok(());
     }
+    Err(Problem {
+        path: String::new(),
+        at: Some(Position::of_byte(bytes, MAX_FILE_BYTES)),
+        message: format!(
+            "the file is longer than a configuration file may be (at most {MAX_FILE_BYTES} \
+             bytes); it passes the limit here"
+        ),
+    })
+}
+
+/// Parses `text` into a tree. An empty document is `Null`. A syntax error is reported
+/// with the path of the keys open where it is, read from the lines before it (see
+/// [`outline`]); a key written twice in one mapping is passed through, for the decoder
+/// to report with its path.
+pub(crate) fn parse(text: &str) -> Result<Node, Problem> {
+    too_large(text.as_bytes())?;
     if text.trim().is_empty() {
         return Ok(Node {
             value: Value::Null,
@@ -128,7 +179,7 @@ pub(crate) fn parse(text: &str) -> Result<Node, SyntaxError> {
     budget.max_total_scalar_bytes = MAX_FILE_BYTES;
     let mut options = serde_saphyr::Options::default();
     options.budget = Some(budget);
-    options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::Error;
+    options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::PassThrough;
     serde_saphyr::from_str_with_options::<Option<Node>>(text, options)
         .map(|node| {
             node.unwrap_or(Node {
@@ -136,26 +187,30 @@ pub(crate) fn parse(text: &str) -> Result<Node, SyntaxError> {
                 at: Position { line: 1, column: 1 },
             })
         })
-        .map_err(|error| syntax_error(&error))
+        .map_err(|error| syntax_error(text, &error))
 }
 
-fn syntax_error(error: &serde_saphyr::Error) -> SyntaxError {
-    let at = error.location().map(|l| Position {
-        line: l.line(),
-        column: l.column(),
-    });
+fn syntax_error(text: &str, error: &serde_saphyr::Error) -> Problem {
+    let at = error
+        .location()
+        .map(|l| Position {
+            line: l.line(),
+            column: l.column(),
+        })
+        .filter(|p| p.line > 0);
     // serde-saphyr's Display draws a snippet of the source; the first line is the message.
-    let text = error.to_string();
-    let message = text
+    let shown = error.to_string();
+    let message = shown
         .lines()
         .map(str::trim)
         .find(|l| !l.is_empty())
         .unwrap_or("not valid YAML")
         .trim_start_matches("error: ")
         .to_owned();
-    SyntaxError {
-        message: plain(&message),
-        at: at.filter(|p| p.line > 0),
+    Problem {
+        path: at.map(|at| outline::path_at(text, at)).unwrap_or_default(),
+        at,
+        message: format!("not valid YAML: {}", plain(&message)),
     }
 }
 
@@ -167,10 +222,6 @@ fn plain(message: &str) -> String {
         && let Some((_, after)) = rest.split_once(": ")
     {
         message = after.to_owned();
-    }
-    if let Some(rest) = message.strip_prefix("duplicate mapping key: ") {
-        let key = rest.split(',').next().unwrap_or(rest).trim();
-        return format!("the key {key:?} appears twice in the same mapping; keep one");
     }
     message
 }
@@ -331,9 +382,27 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_keys_are_rejected() {
-        let err = parse("a: 1\na: 2\n").unwrap_err();
-        assert!(err.message.contains("appears twice"), "{err:?}");
+    fn duplicate_keys_reach_the_tree() {
+        let node = parse("a: 1\na: 2\n").unwrap();
+        let names: Vec<&str> = map(&node).iter().map(|(k, _)| k.name.as_str()).collect();
+        assert_eq!(names, ["a", "a"]);
+    }
+
+    #[test]
+    fn a_byte_that_is_not_utf8_is_placed_by_line_and_character() {
+        let problem = text(b"a:\n  b: \xC3\xA9t\xC3\xA9\xFF\n").unwrap_err();
+        // "  b: été" is 8 characters (11 bytes): the bad byte is the 9th character.
+        assert_eq!(problem.at, Some(Position { line: 2, column: 9 }));
+        assert_eq!(problem.path, "a.b");
+        assert!(problem.message.contains("0xFF"), "{problem:?}");
+        assert_eq!(text(b"\xEF\xBB\xBFa: 1\n"), Ok("a: 1\n"));
+    }
+
+    #[test]
+    fn syntax_errors_name_the_keys_open_where_they_are() {
+        let err = parse("a:\n  b:\n    c: [1, 2\n").unwrap_err();
+        assert_eq!(err.path, "a.b.c");
+        assert!(err.message.starts_with("not valid YAML: "), "{err:?}");
     }
 
     #[test]

@@ -703,15 +703,11 @@ impl ObservabilityBuilder {
 
 fn load(path: &Path, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, Error> {
     let origin = path.display().to_string();
-    let text = std::fs::read(path).map_err(|e| Error::Install {
+    let bytes = std::fs::read(path).map_err(|e| Error::Install {
         what: "configuration",
         reason: format!("cannot read {origin}: {e}"),
     })?;
-    let text = String::from_utf8(text).map_err(|_| Error::Install {
-        what: "configuration",
-        reason: format!("{origin} is not UTF-8 text"),
-    })?;
-    Ok(Config::parse(&text, &origin, lookup)?)
+    Ok(Config::parse_bytes(&bytes, &origin, lookup)?)
 }
 
 /// What was installed, until shutdown.

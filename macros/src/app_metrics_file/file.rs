@@ -81,10 +81,10 @@ impl Metric {
 pub(crate) fn read(path: &LitStr) -> Result<File, syn::Error> {
     let origin = path.value();
     let found = locate(path, &origin)?;
-    let text = std::fs::read_to_string(&found).map_err(|e| {
+    let bytes = std::fs::read(&found).map_err(|e| {
         syn::Error::new(path.span(), format!("cannot read {}: {e}", found.display()))
     })?;
-    let config = Config::parse_for_build(&text, &origin).map_err(|err| {
+    let config = Config::parse_for_build(&bytes, &origin).map_err(|err| {
         let mut errors = None;
         for problem in err.problems() {
             combine(&mut errors, problem_error(path.span(), &origin, problem));
