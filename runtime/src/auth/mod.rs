@@ -6,7 +6,8 @@
 //! with the client's id and scopes, or denied with 401 or 403 and a [`FailureReason`].
 //!
 //! - **Static tokens** (`token_env`, several separated by commas, or `token_file`) are
-//!   kept only as SHA-256 hashes and compared in constant time. They carry every scope.
+//!   kept only as SHA-256 hashes and compared in constant time. They carry every scope;
+//!   each is its own client, `static:` and the first eight hex digits of its hash.
 //! - **Opaque tokens** `rf_<id>_<secret>` come from the [`TokenStore`] (`token_store`),
 //!   each with its scopes, expiry, revocation and rotation grace period.
 //! - **JWTs** are verified with the one configured algorithm (HS256 with a secret from
