@@ -84,10 +84,7 @@ impl Keyed {
             key
         };
         let tat = tats.get(key).copied().unwrap_or(now).max(now);
-        let ahead = tat - now;
-        if ahead > self.tolerance {
-            return Err(Duration::from_nanos(ahead - self.tolerance));
-        }
+        self.admits(tat, now)?;
         let next = tat.saturating_add(self.emission);
         match tats.get_mut(key) {
             Some(slot) => *slot = next,
@@ -108,6 +105,12 @@ impl Keyed {
             None if tats.len() >= MAX_KEYS => tats.get(&Key::Overflow).copied().unwrap_or(now),
             None => now,
         };
+        self.admits(tat, now)
+    }
+
+    /// Whether a request at `now` passes a key whose TAT is `tat`: `Err` with the wait
+    /// while the TAT is more than the tolerance ahead.
+    fn admits(&self, tat: u64, now: u64) -> Result<(), Duration> {
         let ahead = tat.saturating_sub(now);
         if ahead > self.tolerance {
             return Err(Duration::from_nanos(ahead - self.tolerance));

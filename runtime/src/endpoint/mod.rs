@@ -101,8 +101,8 @@ impl std::fmt::Debug for Shared {
     }
 }
 
-/// The endpoint `rustform::init()` built, for [`router()`], and its routes.
-static INSTALLED: OnceLock<(Endpoint, Router)> = OnceLock::new();
+/// The routes of the endpoint `rustform::init()` built, for [`router()`].
+static INSTALLED: OnceLock<Router> = OnceLock::new();
 
 /// The routes of the installed endpoint, to merge into the application's axum `Router`.
 ///
@@ -124,7 +124,7 @@ static INSTALLED: OnceLock<(Endpoint, Router)> = OnceLock::new();
 /// ```
 pub fn router() -> Router {
     match INSTALLED.get() {
-        Some((_, router)) => router.clone(),
+        Some(router) => router.clone(),
         None => {
             let mut router = Router::new();
             for path in ["/metrics", "/healthz", "/readyz", CATALOG_PATH, "/health"] {
@@ -143,11 +143,11 @@ static BEFORE_INIT_TOLD: AtomicBool = AtomicBool::new(false);
 /// A request to a [`router()`] taken before `init()`: the installed endpoint answers it,
 /// or 503 while there is none.
 async fn deferred(request: Request) -> Response {
-    let Some((_, router)) = INSTALLED.get() else {
+    let Some(router) = INSTALLED.get() else {
         REFUSED_BEFORE_INIT.fetch_add(1, Ordering::Relaxed);
         // Said now when a subscriber can hear it, else by `init()` once it has one.
-        if crate::trace::has_global_subscriber() && !BEFORE_INIT_TOLD.swap(true, Ordering::AcqRel) {
-            tracing::error!(target: "rustform::endpoint", "{BEFORE_INIT}");
+        if crate::trace::has_global_subscriber() {
+            tell_once(&BEFORE_INIT_TOLD, BEFORE_INIT);
         }
         return (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -277,7 +277,7 @@ impl Endpoint {
     /// and, when `serving` (on `prometheus.listen`), that authentication is not
     /// configured.
     pub(crate) fn install(&self, serving: bool) -> Vec<String> {
-        let _ = INSTALLED.set((self.clone(), self.router()));
+        let _ = INSTALLED.set(self.router());
         let mut notes = Vec::new();
         let refused = REFUSED_BEFORE_INIT.load(Ordering::Relaxed);
         if refused > 0 && !BEFORE_INIT_TOLD.swap(true, Ordering::AcqRel) {
@@ -384,16 +384,14 @@ fn authenticate(state: &Shared, request: &Request) -> Result<(), Response> {
     // A network past its failed-authentication limit is refused whatever it presents:
     // were a right token let through, the limit would tell a guesser when it guessed.
     if let Err(wait) = state.limits.blocked(&network) {
-        RATE_LIMITED.inc();
-        tracing::warn!(
-            target: "rustform::audit",
-            outcome = "rate_limited",
-            reason = "failed_authentications",
-            address = %shown_address,
+        return Err(rate_limited(
+            wait,
+            "failed_authentications",
+            None,
+            &shown_address,
             path,
-            "request from an address over the failed-authentication limit"
-        );
-        return Err(too_many(wait));
+            "request from an address over the failed-authentication limit",
+        ));
     }
     match state.auth.authenticate(headers) {
         Decision::Allowed { client, .. } => {
@@ -404,17 +402,14 @@ fn authenticate(state: &Shared, request: &Request) -> Result<(), Response> {
                 limits::Key::Client(client.to_string())
             };
             if let Err(wait) = state.limits.check_client(&key) {
-                RATE_LIMITED.inc();
-                tracing::warn!(
-                    target: "rustform::audit",
-                    outcome = "rate_limited",
-                    reason = "requests",
-                    client = %client,
-                    address = %shown_address,
+                return Err(rate_limited(
+                    wait,
+                    "requests",
+                    Some(&client),
+                    &shown_address,
                     path,
-                    "request over the rate limit"
-                );
-                return Err(too_many(wait));
+                    "request over the rate limit",
+                ));
             }
             tracing::info!(
                 target: "rustform::audit",
@@ -485,6 +480,30 @@ fn no_peer_address() -> Response {
         "the endpoint cannot see the client's address\n",
     )
         .into_response()
+}
+
+/// 429 for a request over a limit: counted in `rustform_endpoint_rate_limited_total`
+/// and an audit event (`reason` says which limit; `client` when a credential named one).
+#[cfg(feature = "auth")]
+fn rate_limited(
+    wait: std::time::Duration,
+    reason: &'static str,
+    client: Option<&crate::auth::ClientId>,
+    address: &str,
+    path: &str,
+    message: &'static str,
+) -> Response {
+    RATE_LIMITED.inc();
+    tracing::warn!(
+        target: "rustform::audit",
+        outcome = "rate_limited",
+        reason,
+        client = client.map(tracing::field::display),
+        address,
+        path,
+        "{message}"
+    );
+    too_many(wait)
 }
 
 /// 429 with `Retry-After` in whole seconds, rounded up.
