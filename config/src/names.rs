@@ -37,6 +37,66 @@ pub fn label_name_problem(name: &str) -> Option<&'static str> {
     None
 }
 
+/// The family name a metric is exposed under: a counter's `_total` is the suffix the
+/// exposition adds to its samples, so `orders_total` is the family `orders`. Other kinds
+/// keep their name.
+///
+/// ```
+/// use rustform_config::names::family_name;
+///
+/// assert_eq!(family_name("orders_total", true), "orders");
+/// assert_eq!(family_name("queue_depth", false), "queue_depth");
+/// ```
+pub fn family_name(name: &str, counter: bool) -> &str {
+    if counter {
+        name.strip_suffix("_total").unwrap_or(name)
+    } else {
+        name
+    }
+}
+
+/// The label names `#[observed]` writes on its series, as autometrics names them. The
+/// macro refuses them as user labels; the runtime writes them; the generators query them.
+pub mod observed {
+    /// The function's name.
+    pub const FUNCTION: &str = "function";
+    /// The function's module path.
+    pub const MODULE: &str = "module";
+    /// The service the function belongs to.
+    pub const SERVICE_NAME: &str = "service_name";
+    /// `ok` or `error` on `function_calls_total`.
+    pub const RESULT: &str = "result";
+    /// The `ErrorLabel` of an `Ok` value, when it has one.
+    pub const OK: &str = "ok";
+    /// The `ErrorLabel` of an error (or `panic`).
+    pub const ERROR: &str = "error";
+    /// The observed function that called this one, when there is one.
+    pub const CALLER_FUNCTION: &str = "caller_function";
+    /// The module of the calling function.
+    pub const CALLER_MODULE: &str = "caller_module";
+    /// The objective's name.
+    pub const OBJECTIVE_NAME: &str = "objective_name";
+    /// The objective's success-rate or latency percentile.
+    pub const OBJECTIVE_PERCENTILE: &str = "objective_percentile";
+    /// The objective's latency threshold in seconds.
+    pub const OBJECTIVE_LATENCY_THRESHOLD: &str = "objective_latency_threshold";
+
+    /// Every label above: a user label may not take one of these names.
+    pub const ALL: &[&str] = &[
+        FUNCTION,
+        MODULE,
+        SERVICE_NAME,
+        RESULT,
+        OK,
+        ERROR,
+        CALLER_FUNCTION,
+        CALLER_MODULE,
+        OBJECTIVE_NAME,
+        OBJECTIVE_PERCENTILE,
+        OBJECTIVE_LATENCY_THRESHOLD,
+    ];
+}
+
 /// The rules metric and label names share; `label` picks the wording.
 fn common_problem(name: &str, label: bool) -> Option<&'static str> {
     let mut chars = name.chars();

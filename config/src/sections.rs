@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::decode::{Decoder, join};
-use crate::names::{label_name_problem, metric_name_problem};
+use crate::names::{family_name, label_name_problem, metric_name_problem};
 use crate::node::Node;
 use crate::schema::*;
 
@@ -1174,16 +1174,6 @@ fn name_position(node: &Node) -> Option<crate::node::Position> {
             .find(|(k, _)| k.name == "name")
             .map(|(_, v)| v.at),
         _ => None,
-    }
-}
-
-/// The family name a declared metric is exposed under: a counter's `_total` is the
-/// counter suffix the exposition adds.
-pub(crate) fn family_name(name: &str, counter: bool) -> &str {
-    if counter {
-        name.strip_suffix("_total").unwrap_or(name)
-    } else {
-        name
     }
 }
 

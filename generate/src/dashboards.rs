@@ -478,10 +478,7 @@ fn push_declared(out: &mut Vec<CatalogMetric>, metric: CatalogMetric) {
 
 /// A counter's family name: its declared name without `_total`.
 fn family_name(name: &str, kind: MetricType) -> &str {
-    match kind {
-        MetricType::Counter => name.strip_suffix("_total").unwrap_or(name),
-        _ => name,
-    }
+    rustform::config::names::family_name(name, kind == MetricType::Counter)
 }
 
 /// The panels of one metric: a counter's rate, a gauge's value, a histogram's

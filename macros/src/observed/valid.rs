@@ -10,21 +10,6 @@ use super::ast::Function;
 use crate::buckets::combine;
 use crate::names::label_name_problem;
 
-/// Labels `#[observed]` sets itself.
-const OWN_LABELS: &[&str] = &[
-    "function",
-    "module",
-    "service_name",
-    "result",
-    "ok",
-    "error",
-    "caller_function",
-    "caller_module",
-    "objective_name",
-    "objective_percentile",
-    "objective_latency_threshold",
-];
-
 /// Every check, for a function observed by its own attribute.
 pub(crate) fn check(f: &Function) -> syn::Result<()> {
     let mut errors = check_options(&f.args).err();
@@ -122,7 +107,7 @@ fn check_labels(args: &Args) -> syn::Result<()> {
                     format!("invalid label name `{text}`: {problem}"),
                 ),
             );
-        } else if OWN_LABELS.contains(&text.as_str()) {
+        } else if rustform_config::names::observed::ALL.contains(&text.as_str()) {
             combine(
                 &mut errors,
                 syn::Error::new(

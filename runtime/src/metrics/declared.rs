@@ -1072,10 +1072,7 @@ fn conflict(spec: &Checked<'_>, first_name: &str, first_path: &str, first_shape:
 
 /// The family a name stands for: a counter's `_total` is the suffix its samples add.
 fn family_name(name: &str, kind: MetricType) -> &str {
-    match kind {
-        MetricType::Counter => name.strip_suffix("_total").unwrap_or(name),
-        _ => name,
-    }
+    rustform_config::names::family_name(name, kind == MetricType::Counter)
 }
 
 #[cfg(test)]

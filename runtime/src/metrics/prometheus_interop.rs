@@ -21,7 +21,7 @@ impl Collector for Registry {
                     .iter()
                     .filter_map(|f| {
                         Desc::new(
-                            family_name(&f.base, f.metric_type),
+                            prometheus_family_name(&f.base, f.metric_type),
                             f.help.to_string(),
                             Vec::new(),
                             Default::default(),
@@ -53,7 +53,7 @@ impl Collector for Registry {
             .filter(|f| !f.series.is_empty())
             .map(|f| {
                 let mut family = proto::MetricFamily::default();
-                family.set_name(family_name(&f.name, f.metric_type));
+                family.set_name(prometheus_family_name(&f.name, f.metric_type));
                 family.set_help(f.help);
                 family.set_field_type(match f.metric_type {
                     MetricType::Counter => proto::MetricType::COUNTER,
@@ -72,7 +72,8 @@ impl Collector for Registry {
     }
 }
 
-fn family_name(base: &str, metric_type: MetricType) -> String {
+/// The name the `prometheus` crate gives a family: a counter's carries `_total`.
+fn prometheus_family_name(base: &str, metric_type: MetricType) -> String {
     match metric_type {
         MetricType::Counter => format!("{base}_total"),
         _ => base.to_owned(),

@@ -6,6 +6,8 @@ use std::sync::{LazyLock, Mutex, OnceLock};
 
 use tracing::Span;
 
+use rustform_config::names::observed as wire;
+
 use crate::metrics::family::Family;
 use crate::metrics::shard::{Slot, thread_slot};
 use crate::metrics::{Buckets, Counter, Histogram, InFlight, default_registry};
@@ -158,15 +160,15 @@ impl Identity {
         kind: Option<(&'static str, &'static str)>,
     ) -> Vec<(&'static str, &'static str)> {
         let mut pairs = vec![
-            ("function", self.function),
-            ("module", self.module),
-            ("service_name", self.service),
+            (wire::FUNCTION, self.function),
+            (wire::MODULE, self.module),
+            (wire::SERVICE_NAME, self.service),
         ];
         if let Some(caller) = caller {
-            pairs.push(("caller_function", caller.function));
-            pairs.push(("caller_module", caller.module));
+            pairs.push((wire::CALLER_FUNCTION, caller.function));
+            pairs.push((wire::CALLER_MODULE, caller.module));
         }
-        pairs.push(("result", result));
+        pairs.push((wire::RESULT, result));
         pairs.extend(kind);
         pairs.extend_from_slice(self.success_objective);
         pairs.extend_from_slice(self.labels);
@@ -287,9 +289,9 @@ impl SiteState {
             success_objective,
         };
         let mut pairs = vec![
-            ("function", id.function),
-            ("module", id.module),
-            ("service_name", id.service),
+            (wire::FUNCTION, id.function),
+            (wire::MODULE, id.module),
+            (wire::SERVICE_NAME, id.service),
         ];
         pairs.extend_from_slice(id.labels);
         // The in-flight gauge carries no objective labels, as in autometrics.
@@ -337,20 +339,20 @@ fn objective_labels(objective: Option<&'static crate::Objective>) -> (Pairs, Pai
     let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
     let success: Pairs = match objective.success_percentile() {
         Some(p) => Box::leak(Box::new([
-            ("objective_name", objective.name()),
-            ("objective_percentile", leak(percentile_label(p))),
+            (wire::OBJECTIVE_NAME, objective.name()),
+            (wire::OBJECTIVE_PERCENTILE, leak(percentile_label(p))),
         ])),
         None => &[],
     };
     let latency: Pairs = match objective.latency_target() {
         Some(target) => Box::leak(Box::new([
-            ("objective_name", objective.name()),
+            (wire::OBJECTIVE_NAME, objective.name()),
             (
-                "objective_percentile",
+                wire::OBJECTIVE_PERCENTILE,
                 leak(percentile_label(target.percentile)),
             ),
             (
-                "objective_latency_threshold",
+                wire::OBJECTIVE_LATENCY_THRESHOLD,
                 leak(threshold_label(target.threshold_seconds())),
             ),
         ])),
@@ -449,20 +451,21 @@ impl Outcomes {
                 error: false,
                 label: Some(label),
             }) => {
-                self.ok_kinds
-                    .inc(label, slot, || self.counter(id, "ok", Some(("ok", label))));
+                self.ok_kinds.inc(label, slot, || {
+                    self.counter(id, "ok", Some((wire::OK, label)))
+                });
             }
             Ending::Returned(Outcome {
                 error: true,
                 label: Some(label),
             }) => {
                 self.error_kinds.inc(label, slot, || {
-                    self.counter(id, "error", Some(("error", label)))
+                    self.counter(id, "error", Some((wire::ERROR, label)))
                 });
             }
             Ending::Panicked => self
                 .panic
-                .get_or_init(|| self.counter(id, "error", Some(("error", "panic"))))
+                .get_or_init(|| self.counter(id, "error", Some((wire::ERROR, "panic"))))
                 .inc_in(slot),
             Ending::Cancelled => self
                 .cancelled
