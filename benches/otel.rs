@@ -14,10 +14,6 @@
 //!
 //! Run with `cargo bench --bench otel`.
 
-#[path = "../tests/support/otlp_collector.rs"]
-#[allow(dead_code, reason = "the benchmark uses only the receiver")]
-mod otlp_collector;
-
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -62,7 +58,7 @@ fn pipeline(
 }
 
 fn otel(c: &mut Criterion) {
-    let collector = otlp_collector::Collector::start();
+    let collector = testkit::otlp_collector::Collector::start();
     let endpoint = collector.grpc_endpoint();
     let mut group = c.benchmark_group("otel");
     group

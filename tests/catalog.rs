@@ -1,5 +1,8 @@
 //! The catalog: observed functions and AppMetrics structs are known from startup,
 //! without being called or registered.
+//!
+//! A test binary of its own: the catalog lists every observed function linked into the
+//! process, and these tests check that list exactly.
 
 use rustform::metrics::{Counter, MetricValue, default_registry};
 use rustform::{AppMetrics, observed};

@@ -9,8 +9,9 @@
 //! PromQL expression in them, the templating queries included, runs on Prometheus with
 //! Grafana's variables replaced by real values: each must be accepted, and the core
 //! panels must show the live traffic.
-
-mod support;
+//!
+//! A test binary of its own: the process installs rustform (once per process) and its
+//! catalog is the service the dashboards describe.
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -27,8 +28,8 @@ use rustform::metrics::{Counter, CounterVec, Gauge, Histogram, default_registry}
 use rustform::{AppMetrics, LabelSet, LabelValue, Objective, observed};
 use rustform_generate::{Service, dashboards};
 use serde_json::Value;
-use support::metrics_server::MetricsServer;
-use support::prometheus_server::{Job, PrometheusServer};
+use testkit::metrics_server::MetricsServer;
+use testkit::prometheus_server::{Job, PrometheusServer};
 
 const SERVICE: &str = "dashboards-test";
 const JOB: &str = "dashboards-test";
@@ -178,7 +179,7 @@ static WORLD: LazyLock<World> = LazyLock::new(|| {
         .route("/inventory", get(inventory))
         .route("/upload", post(upload))
         .layer(ObserveLayer::from_config(&config));
-    let base = format!("http://{}", support::serve_axum(app, 2));
+    let base = format!("http://{}", testkit::serve_axum(app, 2));
     std::thread::spawn(move || traffic(&base));
 
     let metrics = MetricsServer::start(default_registry().clone());

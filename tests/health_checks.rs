@@ -2,11 +2,11 @@
 //! hang, or are not there at all, and checks registered in code that pass, fail, panic or
 //! take their time.
 //!
-//! The registry of checks is process-wide and every `Checks` runs the registered checks
-//! the configuration does not list, so each test holds [`scope`] while it runs: the tests
-//! run one at a time, and the checks a test registered pass once it is over.
-
-mod support;
+//! A test binary of its own: the registry of checks is process-wide and every `Checks`
+//! runs the registered checks the configuration does not list, so a failing check that a
+//! test elsewhere registers would show in these reports. Within this file each test holds
+//! [`scope`] while it runs: the tests run one at a time, and the checks a test registered
+//! pass once it is over.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -201,7 +201,7 @@ async fn an_external_service_answering_200_passes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_https_service_is_checked_with_the_ca_of_its_tls_setting() {
     let _scope = scope().await;
-    let pki = support::pki::Pki::new();
+    let pki = testkit::pki::Pki::new();
     let peer = Peer::start_tls(Answer::Status(200), pki.server_config(false)).await;
     let ca = pki.path("ca.pem");
     let checks = Checks::from_config(&health(&[

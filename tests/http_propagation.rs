@@ -4,10 +4,8 @@
 //! in-process OTLP collector. One trace arrives: A's server span, A's client span, B's
 //! server span, B's handler span, each the parent of the next.
 //!
-//! `rustform::init()` is once per process, so the tests share one installation and the
-//! two services; they take turns (a lock) because they read the same metric family.
-
-mod support;
+//! `rustform::init()` is once per process, so this is a test binary of its own and the
+//! tests share one installation and the two services; they take turns (a lock) because they read the same metric family.
 
 use std::net::TcpListener;
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
@@ -25,8 +23,8 @@ use rustform::http::{ClientMiddleware, ObserveLayer, UrlTemplate};
 use rustform::metrics::{MetricValue, default_registry};
 use rustform::trace::subscriber_with_writer;
 use serde_json::Value;
-use support::log_capture::Capture;
-use support::otlp_collector::{Collector, ReceivedSpan};
+use testkit::log_capture::Capture;
+use testkit::otlp_collector::{Collector, ReceivedSpan};
 
 /// Hang detectors, not timings.
 const WAIT: Duration = Duration::from_secs(30);
@@ -62,7 +60,7 @@ static WORLD: LazyLock<World> = LazyLock::new(|| {
         .config_yaml(yaml)
         .install()
         .expect("rustform installs");
-    let b = support::serve_axum(service_b().layer(ObserveLayer::new()), 2);
+    let b = testkit::serve_axum(service_b().layer(ObserveLayer::new()), 2);
     let closed_port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -75,7 +73,7 @@ static WORLD: LazyLock<World> = LazyLock::new(|| {
         b: format!("http://{b}"),
         closed: format!("http://127.0.0.1:{closed_port}"),
     };
-    let a = support::serve_axum(service_a(Arc::new(calls)).layer(ObserveLayer::new()), 2);
+    let a = testkit::serve_axum(service_a(Arc::new(calls)).layer(ObserveLayer::new()), 2);
     World {
         collector,
         a: format!("http://{a}"),

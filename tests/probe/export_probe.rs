@@ -1,4 +1,4 @@
-//! A service that exports its telemetry, for `tests/otlp_export.rs`: it calls
+//! A service that exports its telemetry, for `tests/it/export/otlp.rs`: it calls
 //! `rustform::init()` with the configuration in `RUSTFORM_CONFIG` (exporters pointed at
 //! the test's in-process collector), runs one scenario, drops the guard (which flushes
 //! and stops the exporters), or calls `guard.shutdown(PROBE_SHUTDOWN_MILLIS)` when

@@ -1,5 +1,5 @@
 //! A program that calls `rustform::init()` the way a service does, for the tests in
-//! `tests/init.rs`: `init()` installs process-wide state once, so each scenario runs in
+//! `tests/it/service/init.rs`: `init()` installs process-wide state once, so each scenario runs in
 //! its own process. The scenario is the first argument; the configuration comes from
 //! `RUSTFORM_CONFIG` or the working directory, as in a real service. Logs go to stdout;
 //! what the scenario reports goes to stderr.

@@ -5,14 +5,12 @@
 //!
 //! `promtool check metrics` (2.42) reads only the 0.0.4 text format: on OpenMetrics it
 //! reports every counter's `_total` sample as a metric without help, so the OpenMetrics
-//! exposition is checked by `support::openmetrics` and by the Prometheus scrape instead.
+//! exposition is checked by `testkit::openmetrics` and by the Prometheus scrape instead.
 //!
 //! The tests change the process-wide descriptor and thread counts they read, so they run
 //! one at a time (`serial`).
 
 #![cfg(target_os = "linux")]
-
-mod support;
 
 use std::fs::File;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,8 +19,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rustform::Error;
 use rustform::metrics::{BuildInfo, MetricValue, Registry, register_process_metrics};
-use support::openmetrics;
-use support::prometheus_server::{Job, PrometheusServer};
+use testkit::openmetrics;
+use testkit::prometheus_server::{Job, PrometheusServer};
 
 /// Held for the whole of each test, so no other test opens files or starts threads
 /// while one counts them.
@@ -78,8 +76,8 @@ fn promtool_accepts_the_process_metrics_and_build_info() {
     checkout_build().register(&registry).unwrap();
 
     let text = registry.render();
-    support::assert_promtool_accepts(&text);
-    for name in support::PROCESS_FAMILIES {
+    testkit::assert_promtool_accepts(&text);
+    for name in testkit::PROCESS_FAMILIES {
         assert!(
             text.contains(&format!("\n{name} ")) || text.starts_with(&format!("# HELP {name} ")),
             "{name} missing in\n{text}"
@@ -261,7 +259,7 @@ fn build_info_renders_the_exact_line() {
          # TYPE build_info gauge\n\
          build_info{version=\"1.4.2\",commit=\"4f2a9c1\",branch=\"main\",service_name=\"checkout\"} 1\n"
     );
-    support::assert_promtool_accepts(&text);
+    testkit::assert_promtool_accepts(&text);
     assert!(
         registry.render_openmetrics().ends_with(
             "build_info{version=\"1.4.2\",commit=\"4f2a9c1\",branch=\"main\",service_name=\"checkout\"} 1\n# EOF\n"
@@ -281,7 +279,7 @@ fn build_info_renders_the_exact_line() {
     assert!(text.contains(
         "build_info{version=\"0.1.0\",commit=\"\",branch=\"\",service_name=\"svc\"} 1\n"
     ));
-    support::assert_promtool_accepts(&text);
+    testkit::assert_promtool_accepts(&text);
 }
 
 #[test]
@@ -317,7 +315,7 @@ fn a_real_prometheus_scrapes_them_in_openmetrics_and_joins_build_info() {
     let _serial = serial();
     let registry = process_registry();
     checkout_build().register(&registry).unwrap();
-    let server = support::metrics_server::MetricsServer::start(registry);
+    let server = testkit::metrics_server::MetricsServer::start(registry);
     let prometheus = PrometheusServer::start(
         &[Job {
             name: "rustform",
@@ -329,7 +327,7 @@ fn a_real_prometheus_scrapes_them_in_openmetrics_and_joins_build_info() {
     let target = prometheus.wait_until_up("rustform");
     assert_eq!(target["lastError"], "", "{target}");
 
-    for name in support::PROCESS_FAMILIES {
+    for name in testkit::PROCESS_FAMILIES {
         let results = prometheus.query(&format!("{name}{{job=\"rustform\"}}"));
         assert_eq!(results.len(), 1, "{name}: {results:?}");
         let value: f64 = results[0]["value"][1].as_str().unwrap().parse().unwrap();

@@ -6,14 +6,12 @@
 
 #![cfg(unix)]
 
-mod support;
-
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::http_get as get;
+use testkit::http_get as get;
 
 /// The address after `prefix` in the program's first lines.
 fn address(lines: &mut impl Iterator<Item = String>, prefix: &str) -> SocketAddr {
@@ -30,7 +28,7 @@ fn address(lines: &mut impl Iterator<Item = String>, prefix: &str) -> SocketAddr
 fn sigterm_drains_the_service_then_main_returns_with_its_own_exit_code() {
     let marker = tempfile::NamedTempFile::new().unwrap().into_temp_path();
     std::fs::remove_file(&marker).unwrap();
-    let mut child = Command::new(support::example_binary("graceful_shutdown"))
+    let mut child = Command::new(testkit::example_binary("graceful_shutdown"))
         .env_clear()
         .env("SHUTDOWN_APP_LISTEN", "127.0.0.1:0")
         .env("SHUTDOWN_METRICS_LISTEN", "127.0.0.1:0")

@@ -1,9 +1,7 @@
-//! Self-test of the in-process OTLP collector (tests/support/otlp_collector.rs), driven by
+//! Self-test of the in-process OTLP collector (`testkit/src/otlp_collector.rs`), driven by
 //! independent clients: the generated tonic `TraceServiceClient`/`MetricsServiceClient`,
 //! `reqwest`, raw TCP sockets and `tonic-types` for the gRPC error details. Everything
 //! stays on 127.0.0.1 and every wait is bounded.
-
-mod support;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
@@ -24,7 +22,7 @@ use opentelemetry_proto::tonic::metrics::v1::{
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, span};
 use prost::Message;
-use support::otlp_collector::{AttrValue, Collector, Outcome, Reply, Signal, Transport};
+use testkit::otlp_collector::{AttrValue, Collector, Outcome, Reply, Signal, Transport};
 use tonic::codec::CompressionEncoding;
 use tonic_types::StatusExt;
 

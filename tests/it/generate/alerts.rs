@@ -8,8 +8,6 @@
 //! The series are what rustform exposes: `function_calls_total` by `result` and
 //! `function_calls_duration_seconds` with the objective labels, one sample a minute.
 
-mod support;
-
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
@@ -61,8 +59,8 @@ fn generated_rules() -> String {
 
 /// Runs promtool with `args` in `dir`; returns whether it succeeded and its output.
 fn promtool(dir: &Path, args: &[&str]) -> (bool, String) {
-    support::run(
-        Command::new(support::promtool())
+    testkit::run(
+        Command::new(testkit::promtool())
             .args(args)
             .current_dir(dir),
     )

@@ -1,6 +1,7 @@
-//! Helpers shared by the integration tests: the real Prometheus tools.
-
-#![allow(dead_code)]
+//! What rustform's own tests run against, shared by the integration tests and the
+//! benchmarks: the real Prometheus tools (`promtool`, the server), an in-process OTLP and
+//! Zipkin collector, certificates made on the spot, log capture and an exposition parser.
+//! Unpublished: it exists for this workspace's tests.
 
 pub mod log_capture;
 pub mod metrics_server;
@@ -131,9 +132,7 @@ pub fn assert_promtool_accepts(exposition: &str) {
 /// Compares `actual` with `tests/golden/<name>`. With `RUSTFORM_BLESS=1` in the
 /// environment the file is written instead (review the diff before committing it).
 pub fn assert_golden(name: &str, actual: &str) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name);
+    let path = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/golden")).join(name);
     if std::env::var_os("RUSTFORM_BLESS").is_some() {
         std::fs::write(&path, actual).expect("golden file written");
         return;

@@ -2,14 +2,12 @@
 //! own: on SIGTERM `guard.shutdown_signal()` resolves and `/readyz` answers 503 at once,
 //! a request in flight finishes, then `main` returns with status 0.
 
-mod support;
-
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::http_get as get_within;
+use testkit::http_get as get_within;
 
 fn get(address: SocketAddr, path: &str) -> (u16, String) {
     get_within(address, path, Duration::from_secs(20))

@@ -3,8 +3,6 @@
 //! every metric type with escaped label values, and a `prometheus::Registry` holding
 //! hand-written `prometheus` metrics beside a rustform registry.
 
-mod support;
-
 use std::collections::{BTreeMap, HashSet};
 use std::pin::pin;
 use std::task::{Context, Waker};
@@ -455,7 +453,7 @@ fn promtool_accepts_the_default_registry_after_observed_calls() {
     audit();
 
     let text = default_registry().render();
-    support::assert_promtool_accepts(&text);
+    testkit::assert_promtool_accepts(&text);
     let families = check_exposition(&text);
 
     let module = module_path!();
@@ -699,7 +697,7 @@ fn registry_with_every_type() -> Registry {
 fn promtool_accepts_every_metric_type_and_escaped_label_values() {
     let registry = registry_with_every_type();
     let text = registry.render();
-    support::assert_promtool_accepts(&text);
+    testkit::assert_promtool_accepts(&text);
     let families = check_exposition(&text);
     assert_eq!(
         families
@@ -861,7 +859,7 @@ upload_size_bytes_count{tenant="x\"y"} 2
 "#
     );
     check_exposition(&text);
-    support::assert_promtool_accepts(&text);
+    testkit::assert_promtool_accepts(&text);
 }
 
 #[test]
@@ -872,7 +870,7 @@ fn an_empty_registry_renders_nothing_and_unused_open_ended_families_are_left_out
         .register("not_yet_total", "Nothing yet", CounterVec::<Tenant>::new())
         .unwrap();
     assert_eq!(registry.render(), "");
-    support::assert_promtool_accepts(&registry.render());
+    testkit::assert_promtool_accepts(&registry.render());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -958,7 +956,7 @@ queue_depth -2
 "#
     );
     check_exposition(&text);
-    support::assert_promtool_accepts(&text);
+    testkit::assert_promtool_accepts(&text);
 
     // A family added to the rustform registry later is scraped too.
     let late = Gauge::new();
@@ -976,7 +974,7 @@ queue_depth -2
         "{text}"
     );
     check_exposition(&text);
-    support::assert_promtool_accepts(&text);
+    testkit::assert_promtool_accepts(&text);
 }
 
 #[test]
@@ -994,7 +992,7 @@ fn the_default_registry_and_observed_functions_through_a_prometheus_registry() {
         .unwrap();
     let text = encode(&prometheus_registry);
     check_exposition(&text);
-    support::assert_promtool_accepts(&text);
+    testkit::assert_promtool_accepts(&text);
     assert!(text.contains("# TYPE workers gauge\nworkers 4\n"), "{text}");
     let module = module_path!();
     assert!(
@@ -1066,7 +1064,7 @@ fn empty_rustform_registries_register_side_by_side() {
          # TYPE second_level gauge\n\
          second_level 9\n"
     );
-    support::assert_promtool_accepts(&text);
+    testkit::assert_promtool_accepts(&text);
 }
 
 #[test]
@@ -1100,7 +1098,7 @@ fn a_call_cancelled_by_a_timeout_shows_in_the_exposition() {
     assert!(timed_out.is_err());
     drop(runtime);
     let text = default_registry().render();
-    support::assert_promtool_accepts(&text);
+    testkit::assert_promtool_accepts(&text);
     assert!(text.contains(&format!(
         "function_calls_total{{function=\"cancelled_by_timeout\",module=\"{}\",service_name=",
         module_path!()

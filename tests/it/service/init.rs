@@ -2,8 +2,6 @@
 //! in its own process with a configuration file and environment, as a service would
 //! start, and checks what it logged and exposed.
 
-mod support;
-
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -258,7 +256,7 @@ fn built_in_metrics_are_installed_and_accepted_by_promtool() {
                 service_version: \"2.4.1\"\n  logging:\n    format: json\n";
     let output = run("metrics", Some(yaml), &[]);
     let exposition = exposition(&output);
-    for family in support::PROCESS_FAMILIES {
+    for family in testkit::PROCESS_FAMILIES {
         assert!(
             exposition.contains(&format!("\n{family} ")),
             "{family} missing:\n{exposition}"
@@ -280,7 +278,7 @@ fn built_in_metrics_are_installed_and_accepted_by_promtool() {
         ),
         "{exposition}"
     );
-    support::assert_promtool_accepts(&exposition);
+    testkit::assert_promtool_accepts(&exposition);
 }
 
 #[test]
@@ -345,7 +343,7 @@ fn metrics_declared_in_the_file_are_registered_and_reachable_by_name() {
         err.contains("wrong count: metric \"orders_total\" has 2 label(s)"),
         "{err}"
     );
-    support::assert_promtool_accepts(&exposition(&output));
+    testkit::assert_promtool_accepts(&exposition(&output));
 
     // The rest of the reference file reached the running pieces too: its JSON logs, its
     // service name and version, its business metrics (with the one name that cannot be

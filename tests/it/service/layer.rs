@@ -3,14 +3,12 @@
 //! spans reach the in-process OTLP collector, and the JSON logs carry the exported
 //! trace ids.
 
-mod support;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rustform::observed;
-use support::log_capture::Capture;
-use support::otlp_collector::Collector;
+use testkit::log_capture::Capture;
+use testkit::otlp_collector::Collector;
 use tracing::Subscriber;
 use tracing_error::{ErrorLayer, SpanTrace, SpanTraceStatus};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};

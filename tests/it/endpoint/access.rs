@@ -2,8 +2,6 @@
 //! with a `credentials_file`, every authentication outcome with its exact status, exact
 //! rate limits, content negotiation, health checks, and concurrent scrapes.
 
-mod support;
-
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -14,7 +12,7 @@ use reqwest::blocking::Client;
 use rustform::auth::TokenStore;
 use rustform::config::Config;
 use rustform::endpoint::Endpoint;
-use support::prometheus_server::{Job, PrometheusServer};
+use testkit::prometheus_server::{Job, PrometheusServer};
 
 /// An endpoint served on 127.0.0.1 by axum on a thread of its own.
 struct Served {
@@ -27,7 +25,7 @@ fn serve(yaml: &str) -> Served {
     let router = Endpoint::from_config(&config)
         .expect("the endpoint")
         .router();
-    let address = support::serve_axum(router, 2);
+    let address = testkit::serve_axum(router, 2);
     Served {
         base: format!("http://{address}"),
         address,

@@ -10,7 +10,14 @@ pub struct Pki {
     server: (rcgen::Certificate, rcgen::KeyPair),
 }
 
+impl Default for Pki {
+    fn default() -> Pki {
+        Pki::new()
+    }
+}
+
 impl Pki {
+    /// Makes the CA and issues the certificates into a fresh temporary folder.
     pub fn new() -> Pki {
         use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
         let dir = tempfile::tempdir().unwrap();

@@ -3,14 +3,12 @@
 //! JSON lines carry the trace context of the span they were written in; filters,
 //! sampling and the human formats behave as `rustform.yml` says.
 
-mod support;
-
 use rustform::config::{LogFormat, Logging};
 use rustform::metrics::{MetricValue, TraceContext, default_registry};
 use rustform::observed;
 use rustform::trace::{current, subscriber_with_writer};
 use serde_json::Value;
-use support::log_capture::Capture;
+use testkit::log_capture::Capture;
 
 fn json() -> Logging {
     let mut logging = Logging::default();

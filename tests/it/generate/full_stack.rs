@@ -4,8 +4,6 @@
 //! Grafana datasources parsed as YAML and checked for what their consumers need and for
 //! agreeing with each other (hosts, ports, paths). Nothing is started.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,7 +13,7 @@ use rustform::config::{
     Config, LogFormat, MetricsExporterKind, Protocol, TraceExporterKind, check,
 };
 use serde_json::{Value, json};
-use support::run;
+use testkit::run;
 
 fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/full_stack")
@@ -74,7 +72,7 @@ fn compose_services() -> serde_json::Map<String, Value> {
 #[test]
 fn promtool_accepts_the_prometheus_configuration() {
     let path = dir().join("prometheus.yml");
-    let (ok, output) = run(Command::new(support::promtool())
+    let (ok, output) = run(Command::new(testkit::promtool())
         .args(["check", "config"])
         .arg(&path));
     assert!(ok, "promtool check config {}:\n{output}", path.display());
@@ -130,7 +128,7 @@ fn prometheus_scrapes_the_collector_exporter_and_the_service() {
 #[test]
 fn promtool_accepts_the_generated_rules() {
     let rules = dir().join("generated/rules/checkout.rules.yml");
-    let (ok, output) = run(Command::new(support::promtool())
+    let (ok, output) = run(Command::new(testkit::promtool())
         .args(["check", "rules"])
         .arg(&rules));
     assert!(ok, "promtool check rules:\n{output}");
@@ -515,7 +513,7 @@ fn grafana_has_prometheus_and_jaeger_datasources() {
 
 /// The example's binary.
 fn example_binary() -> PathBuf {
-    support::example_binary("full_stack")
+    testkit::example_binary("full_stack")
 }
 
 fn committed_catalog() -> rustform::catalog::Catalog {
@@ -778,7 +776,7 @@ fn at_the_demos_rates_the_success_objective_burns_and_latency_holds() {
         .tempfile()
         .unwrap();
     std::fs::write(file.path(), test.to_string()).unwrap();
-    let (ok, output) = run(Command::new(support::promtool())
+    let (ok, output) = run(Command::new(testkit::promtool())
         .args(["test", "rules"])
         .arg(file.path()));
     assert!(ok, "promtool test rules:\n{output}\n--- test ---\n{test:#}");

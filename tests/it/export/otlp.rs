@@ -3,16 +3,14 @@
 //! loopback: an OTLP collector built from the official protobuf definitions (gRPC and
 //! HTTP) that also takes Zipkin v2 JSON, decoded by a Zipkin v2 model crate.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point};
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
-use support::otlp_collector::{AttrValue, Collector, Reply, Signal, Transport};
-use support::pki::Pki;
+use testkit::otlp_collector::{AttrValue, Collector, Reply, Signal, Transport};
+use testkit::pki::Pki;
 
 /// Generous bounds for waiting on a receiver: hang detectors, not timings.
 const WAIT: Duration = Duration::from_secs(30);
@@ -343,7 +341,7 @@ fn spans_and_metrics_arrive_over_http_and_metric_points_equal_the_exposition() {
     assert!(sum.is_monotonic);
     let mut compared = 0;
     for point in &sum.data_points {
-        let labels = support::otlp_collector::attribute_strings(&point.attributes);
+        let labels = testkit::otlp_collector::attribute_strings(&point.attributes);
         let Some(number_data_point::Value::AsInt(value)) = point.value else {
             panic!("an integer count: {point:?}");
         };
@@ -363,7 +361,7 @@ fn spans_and_metrics_arrive_over_http_and_metric_points_equal_the_exposition() {
         panic!("a histogram");
     };
     for point in &histogram.data_points {
-        let labels = support::otlp_collector::attribute_strings(&point.attributes);
+        let labels = testkit::otlp_collector::attribute_strings(&point.attributes);
         let count = exposition_value(
             &exposition,
             "function_calls_duration_seconds_count",
@@ -398,7 +396,7 @@ fn spans_and_metrics_arrive_over_http_and_metric_points_equal_the_exposition() {
         .collect();
     assert!(!exemplars.is_empty(), "exemplars on the duration histogram");
     for exemplar in exemplars {
-        let trace_id = support::otlp_collector::hex(&exemplar.trace_id);
+        let trace_id = testkit::otlp_collector::hex(&exemplar.trace_id);
         assert!(
             trace_ids.contains(&trace_id),
             "{trace_id} among {trace_ids:?}"
@@ -407,7 +405,7 @@ fn spans_and_metrics_arrive_over_http_and_metric_points_equal_the_exposition() {
     }
     assert_eq!(
         last.resource_metrics[0].resource.as_ref().map(|r| {
-            support::otlp_collector::attribute_strings(&r.attributes)["service.name"].clone()
+            testkit::otlp_collector::attribute_strings(&r.attributes)["service.name"].clone()
         }),
         Some("shop".to_owned())
     );

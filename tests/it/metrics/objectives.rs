@@ -51,7 +51,7 @@ impl Orders {
 fn pairs<'a>(function: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     let mut pairs = vec![
         ("function", function),
-        ("module", "objectives"),
+        ("module", module_path!()),
         ("service_name", "rustform-tests"),
     ];
     pairs.extend_from_slice(extra);

@@ -2,14 +2,12 @@
 //! and through `app_metrics!`, exposed exactly and accepted by the real `promtool`; every
 //! lookup mistake with its message; re-declaration rules; the cardinality bound.
 
-mod support;
-
 use rustform::Error;
 use rustform::config::Config;
 use rustform::metrics::{DEFAULT_CARDINALITY_LIMIT, DeclaredMetrics, MetricValue, Registry};
 
 /// The user's reference `rustform.yml`, as a fixture.
-const REFERENCE: &str = include_str!("config/rustform.full.yml");
+const REFERENCE: &str = include_str!("../../config/rustform.full.yml");
 
 rustform::app_metrics!(
     /// The reference file's metrics.
@@ -97,9 +95,9 @@ fn the_reference_declarations_expose_exactly_and_pass_promtool() {
     exercise(&table).unwrap();
     let text = registry.render();
     assert_eq!(text, EXPOSITION);
-    support::assert_promtool_accepts(&text);
+    testkit::assert_promtool_accepts(&text);
     // The OpenMetrics form follows the specification's rules too.
-    let families = support::openmetrics::parse(&registry.render_openmetrics()).unwrap();
+    let families = testkit::openmetrics::parse(&registry.render_openmetrics()).unwrap();
     let names: Vec<_> = families.iter().map(|f| f.name.as_str()).collect();
     assert_eq!(
         names,
@@ -268,7 +266,7 @@ fn series_beyond_the_cardinality_limit_share_one_overflow_series() {
         ),
         Some(&MetricValue::Counter(2))
     );
-    support::assert_promtool_accepts(&registry.render());
+    testkit::assert_promtool_accepts(&registry.render());
 }
 
 #[test]
@@ -366,7 +364,7 @@ fn describe_and_the_catalog_list_the_file_metrics() {
     let group = catalog
         .metric_groups
         .iter()
-        .find(|g| g.name == "ShopMetrics")
+        .find(|g| g.name == "ShopMetrics" && g.module == module_path!())
         .expect("listed in the catalog");
     assert_eq!(group.metrics, described);
 }

@@ -1591,10 +1591,14 @@ fn a_call_from_a_thread_local_destructor_is_counted() {
         return;
     }
     // A failure here may abort the process, so it runs in a child process of its own.
+    // The test's name as the harness knows it: its module path without the crate.
+    let (_, module) = module_path!()
+        .split_once("::")
+        .expect("a module of the test binary");
     let output = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "a_call_from_a_thread_local_destructor_is_counted",
+            &format!("{module}::a_call_from_a_thread_local_destructor_is_counted"),
             "--test-threads=1",
         ])
         .env(THREAD_EXIT_CHILD, "1")

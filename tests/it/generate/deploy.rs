@@ -8,8 +8,6 @@
 //! The inputs are the reference `rustform.yml` (bearer token from `METRICS_TOKEN`, two to
 //! ten instances, 30 s shutdown) and a catalog with two objectives.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -21,7 +19,7 @@ use rustform_generate::{
     scrape_config,
 };
 use serde_json::{Value, json};
-use support::run;
+use testkit::run;
 
 const TOKEN: &str = "reference-file-token-0123456789";
 
@@ -90,7 +88,7 @@ fn write(dir: &Path, relative: &str, contents: &str) -> PathBuf {
 }
 
 fn promtool_check_config(path: &Path) -> String {
-    let (ok, output) = run(Command::new(support::promtool())
+    let (ok, output) = run(Command::new(testkit::promtool())
         .args(["check", "config"])
         .arg(path));
     let text = std::fs::read_to_string(path).unwrap_or_default();
@@ -445,7 +443,7 @@ fn check_manifests(service: &Service<'_>, files: &[GeneratedFile]) {
     ]}]});
     let file = tempfile::Builder::new().suffix(".yml").tempfile().unwrap();
     std::fs::write(file.path(), rules.to_string()).unwrap();
-    let (ok, output) = run(Command::new(support::promtool())
+    let (ok, output) = run(Command::new(testkit::promtool())
         .args(["check", "rules"])
         .arg(file.path()));
     assert!(ok, "{query}: {output}");

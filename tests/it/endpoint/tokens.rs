@@ -26,7 +26,7 @@ fn static_id(token: &str) -> String {
 const SECRET: &str = "hs256 secret shared with the issuer, 48 bytes..";
 const ISSUER: &str = "https://auth.example.com";
 const AUDIENCE: &str = "shop-metrics";
-const RSA_PUBLIC: &str = include_str!("../runtime/src/auth/testdata/rsa_public.pem");
+const RSA_PUBLIC: &str = include_str!("../../../runtime/src/auth/testdata/rsa_public.pem");
 
 fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
     let map: HashMap<String, String> = pairs

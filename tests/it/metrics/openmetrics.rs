@@ -1,8 +1,6 @@
 //! OpenMetrics exposition: parsed back by a strict parser, scraped by a real Prometheus
 //! server (label escaping, exemplars), and cardinality limits under concurrency.
 
-mod support;
-
 use std::cell::Cell;
 use std::time::Duration;
 
@@ -11,8 +9,8 @@ use rustform::metrics::{
     Registry, TraceContext, set_trace_context_source,
 };
 use rustform::{LabelSet, LabelValue, observed};
-use support::openmetrics;
-use support::prometheus_server::{Job, PrometheusServer};
+use testkit::openmetrics;
+use testkit::prometheus_server::{Job, PrometheusServer};
 
 thread_local! {
     static CURRENT_TRACE: Cell<Option<TraceContext>> = const { Cell::new(None) };
@@ -315,7 +313,7 @@ fn cardinality_overflow_is_exact_under_eight_threads() {
         })
         .sum();
     assert_eq!(*overflow, MetricValue::Counter(8000 - kept));
-    support::assert_promtool_accepts(&registry.render());
+    testkit::assert_promtool_accepts(&registry.render());
 }
 
 #[derive(Clone, LabelSet)]
@@ -360,7 +358,7 @@ fn escaped_label_values_and_exemplars_survive_a_real_prometheus_scrape() {
         .unwrap();
     in_trace(0x5a, 0xa5, || latency.observe_traced(0.05));
 
-    let server = support::metrics_server::MetricsServer::start(registry);
+    let server = testkit::metrics_server::MetricsServer::start(registry);
     let prometheus = PrometheusServer::start(
         &[Job {
             name: "rustform",

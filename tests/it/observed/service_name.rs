@@ -25,7 +25,7 @@ fn child() {
         "function_calls_total",
         &[
             ("function", "checkout"),
-            ("module", "service_name"),
+            ("module", module_path!()),
             ("service_name", &expected),
             ("result", "ok"),
         ],
@@ -39,9 +39,13 @@ fn child() {
 }
 
 fn run_child(otel_service_name: Option<&str>, expected: &str) {
+    // The test's name as the harness knows it: its module path without the crate.
+    let (_, module) = module_path!()
+        .split_once("::")
+        .expect("a module of the test binary");
     let mut command = Command::new(std::env::current_exe().unwrap());
     command
-        .args(["--exact", "child", "--nocapture"])
+        .args(["--exact", &format!("{module}::child"), "--nocapture"])
         .env(CHILD, expected);
     match otel_service_name {
         Some(name) => command.env("OTEL_SERVICE_NAME", name),

@@ -1,0 +1,3 @@
+//! `rustform.yml` as users write it.
+
+mod files;

@@ -1,0 +1,4 @@
+//! Export over OTLP and Zipkin to the in-process collector.
+
+mod collector;
+mod otlp;

@@ -1,0 +1,5 @@
+//! The generated files against the programs that read them.
+
+mod alerts;
+mod deploy;
+mod full_stack;
