@@ -35,6 +35,7 @@ mod duration;
 mod env;
 mod error;
 mod expand;
+mod ip_net;
 pub mod names;
 mod node;
 mod outline;
@@ -46,6 +47,7 @@ use std::path::Path;
 pub use duration::parse_duration;
 pub use env::effective_protocol;
 pub use error::{ConfigError, Problem};
+pub use ip_net::IpNet;
 pub use node::Position;
 pub use schema::*;
 

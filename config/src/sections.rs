@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::IpNet;
 use crate::decode::{Decoder, join};
 use crate::names::{family_name, label_name_problem, metric_name_problem};
 use crate::node::Node;
