@@ -39,7 +39,6 @@ mod ip_net;
 pub mod names;
 mod node;
 mod outline;
-mod schema;
 mod sections;
 
 use std::path::Path;
@@ -49,7 +48,7 @@ pub use env::effective_protocol;
 pub use error::{ConfigError, Problem};
 pub use ip_net::IpNet;
 pub use node::Position;
-pub use schema::*;
+pub use sections::*;
 
 /// The file `rustform::init()` reads when `RUSTFORM_CONFIG` does not name another.
 pub const DEFAULT_PATH: &str = "rustform.yml";
