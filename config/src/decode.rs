@@ -140,6 +140,7 @@ impl<'e> Decoder<'e> {
             entries,
             asked: Vec::new(),
             path: path.to_owned(),
+            at: node.at,
         }
     }
 
@@ -243,6 +244,51 @@ impl<'e> Decoder<'e> {
                 None
             }
         }
+    }
+
+    /// An `http://` or `https://` URL with a host.
+    pub(crate) fn url(&mut self, node: &Node, path: &str) -> Option<String> {
+        let url = self.string(node, path)?;
+        let rest = url
+            .strip_prefix("http://")
+            .or_else(|| url.strip_prefix("https://"));
+        match rest {
+            Some(rest)
+                if !rest.is_empty()
+                    && !rest.starts_with('/')
+                    && !rest.contains(char::is_whitespace) =>
+            {
+                Some(url)
+            }
+            _ => {
+                self.error(
+                    path,
+                    node.at,
+                    format!(
+                        "expected an http:// or https:// URL with a host, like \"http://collector:4317\", found {:?}",
+                        shorten(&url)
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// The path part of a URL, like `/metrics`.
+    pub(crate) fn url_path(&mut self, node: &Node, path: &str) -> Option<String> {
+        let value = self.string(node, path)?;
+        if value.starts_with('/') && !value.contains(char::is_whitespace) && !value.contains('?') {
+            return Some(value);
+        }
+        self.error(
+            path,
+            node.at,
+            format!(
+                "expected a URL path starting with \"/\", like \"/metrics\", found {:?}",
+                shorten(&value)
+            ),
+        );
+        None
     }
 
     /// A plain scalar's text as written at `at`.
@@ -449,14 +495,19 @@ pub(crate) fn show_duration(d: Duration) -> String {
 /// The keys of one mapping, read one by one; what is never read is reported as unknown.
 pub(crate) struct Fields<'n> {
     entries: &'n [(Key, Node)],
+    /// The keys known here, in the order they were first read.
     asked: Vec<&'static str>,
     path: String,
+    /// Where the mapping is, for a key that should be in it and is not.
+    at: Position,
 }
 
 impl<'n> Fields<'n> {
     /// The value of `key` and its path, if present.
     pub(crate) fn get(&mut self, key: &'static str) -> Option<(&'n Node, String)> {
-        self.asked.push(key);
+        if !self.asked.contains(&key) {
+            self.asked.push(key);
+        }
         self.entries
             .iter()
             .find(|(k, _)| k.name == key)
@@ -474,6 +525,14 @@ impl<'n> Fields<'n> {
         read(d, node, &path)
     }
 
+    /// The path of `key` and where its value is: the place to report a value that
+    /// disagrees with another key. An absent key is at fault through its default, and
+    /// has no place (0:0).
+    pub(crate) fn place(&mut self, key: &'static str) -> (String, Position) {
+        let at = self.get(key).map(|(node, _)| node.at).unwrap_or_default();
+        (join(&self.path, key), at)
+    }
+
     /// Reads `key` into `slot` if present and valid.
     pub(crate) fn set<'e, T>(
         &mut self,
@@ -485,6 +544,29 @@ impl<'n> Fields<'n> {
         if let Some(value) = self.read(d, key, read) {
             *slot = value;
         }
+    }
+
+    /// Reads `key`, which must be present: its absence is reported at the mapping, with
+    /// what is `allowed`.
+    pub(crate) fn required<'e, T>(
+        &mut self,
+        d: &mut Decoder<'e>,
+        key: &'static str,
+        allowed: &str,
+        read: impl FnOnce(&mut Decoder<'e>, &'n Node, &str) -> Option<T>,
+    ) -> Option<T> {
+        match self.get(key) {
+            Some((node, path)) => read(d, node, &path),
+            None => {
+                self.missing(d, format!("missing key {key:?}: expected {allowed}"));
+                None
+            }
+        }
+    }
+
+    /// Reports a problem of the whole mapping, such as a key it lacks.
+    pub(crate) fn missing(&self, d: &mut Decoder<'_>, message: impl Into<String>) {
+        d.error(&self.path, self.at, message);
     }
 
     /// Reports every key that was not read, with the closest known key.

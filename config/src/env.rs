@@ -10,8 +10,7 @@ use std::time::Duration;
 
 use crate::decode::closest;
 use crate::error::Problem;
-use crate::schema::*;
-use crate::sections::{PROPAGATORS, level_problem};
+use crate::sections::*;
 
 /// Applies the environment to `config`, returning a warning for each ignored value.
 pub(crate) fn apply(config: &mut Config, lookup: &dyn Fn(&str) -> Option<String>) -> Vec<Problem> {

@@ -35,10 +35,10 @@ mod duration;
 mod env;
 mod error;
 mod expand;
+mod ip_net;
 pub mod names;
 mod node;
 mod outline;
-mod schema;
 mod sections;
 
 use std::path::Path;
@@ -46,8 +46,9 @@ use std::path::Path;
 pub use duration::parse_duration;
 pub use env::effective_protocol;
 pub use error::{ConfigError, Problem};
+pub use ip_net::IpNet;
 pub use node::Position;
-pub use schema::*;
+pub use sections::*;
 
 /// The file `rustform::init()` reads when `RUSTFORM_CONFIG` does not name another.
 pub const DEFAULT_PATH: &str = "rustform.yml";
