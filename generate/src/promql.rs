@@ -413,4 +413,123 @@ mod tests {
         assert_eq!(le_pattern(0.00001), r"0\.00001|1e-05");
         assert_eq!(le_pattern(1e6), r"1000000|1e\+06");
     }
+
+    /// The `le` values the matchers in `expr` select, each matcher's in turn: `le="v"`
+    /// selects `v`, and `le=~"a|b"`, an alternation of escaped literals, `a` and `b`.
+    fn selected_le(expr: &str) -> Vec<Vec<String>> {
+        let mut found = Vec::new();
+        let mut rest = expr;
+        while let Some(at) = rest.find("le=") {
+            let preceded = rest[..at].chars().next_back();
+            rest = &rest[at + 3..];
+            if !matches!(preceded, Some(',' | '{')) {
+                continue;
+            }
+            let regex = rest.starts_with('~');
+            let literal = rest.trim_start_matches('~');
+            let (value, after) = unquote(literal);
+            rest = after;
+            found.push(if regex {
+                alternatives(&value)
+            } else {
+                vec![value]
+            });
+        }
+        found
+    }
+
+    /// The PromQL string literal at the start of `text`, unescaped, and what follows it.
+    fn unquote(text: &str) -> (String, &str) {
+        let mut out = String::new();
+        let mut chars = text.char_indices().skip(1);
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '\\' => out.push(chars.next().expect("an escaped character").1),
+                '"' => return (out, &text[i + 1..]),
+                c => out.push(c),
+            }
+        }
+        panic!("an unterminated string in {text}")
+    }
+
+    /// The literals of a regular expression made of escaped literals and `|`.
+    fn alternatives(pattern: &str) -> Vec<String> {
+        let mut out = vec![String::new()];
+        let mut chars = pattern.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => out.last_mut().unwrap().push(chars.next().expect("escaped")),
+                '|' => out.push(String::new()),
+                c => {
+                    assert!(!"\\.+*?()[]{}^$".contains(c), "{c:?} in {pattern}");
+                    out.last_mut().unwrap().push(c);
+                }
+            }
+        }
+        out
+    }
+
+    /// Every `expr` of a dashboard.
+    fn expressions(json: &serde_json::Value) -> Vec<&str> {
+        match json {
+            serde_json::Value::Object(map) => map
+                .iter()
+                .flat_map(|(key, value)| match value.as_str() {
+                    Some(expr) if key == "expr" => vec![expr],
+                    _ => expressions(value),
+                })
+                .collect(),
+            serde_json::Value::Array(list) => list.iter().flat_map(expressions).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    #[test]
+    fn an_alert_and_its_dashboard_select_the_same_bucket() {
+        use crate::{Service, alert_rules, dashboards};
+        use rustform::catalog::{Catalog, CatalogLatency, CatalogObjective};
+        use rustform::config::Config;
+
+        let config = Config::parse_str("name: shop\n").unwrap();
+        for (bound, _, stored) in BOUNDS {
+            let mut f = ObservedFunction::new("shop::api", "get");
+            f.buckets = vec![bound];
+            f.objective = Some(CatalogObjective::new(
+                "api",
+                None,
+                Some(CatalogLatency::new(bound, 99.0)),
+            ));
+            let mut catalog = Catalog::empty("shop");
+            catalog.functions = vec![f];
+            let service = Service::new(&config, &catalog);
+
+            let rules: serde_json::Value =
+                serde_saphyr::from_str(&alert_rules(&service).unwrap()).unwrap();
+            let alert = rules["groups"][0]["rules"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|r| r["expr"].as_str())
+                .flat_map(selected_le);
+            let slo = dashboards(&service)
+                .unwrap()
+                .into_iter()
+                .find(|d| d.path.ends_with("shop-slo.json"))
+                .unwrap();
+            let slo: serde_json::Value = serde_json::from_str(&slo.contents).unwrap();
+            let dashboard = expressions(&slo).into_iter().flat_map(selected_le);
+
+            let all: Vec<Vec<String>> = alert.chain(dashboard).collect();
+            assert!(all.len() > 2, "{bound}: {all:?}");
+            for selected in &all {
+                assert_eq!(selected, &all[0], "{bound}: an alert and a panel disagree");
+                let runtime = runtime_le(bound);
+                assert!(selected.contains(&runtime), "{bound}: misses {runtime}");
+                assert!(
+                    selected.iter().any(|v| v == stored),
+                    "{bound}: misses {stored}"
+                );
+            }
+        }
+    }
 }
