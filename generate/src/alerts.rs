@@ -44,6 +44,10 @@
 //!   but whole counts subtract and divide without rounding, so a service running exactly
 //!   at its objective sits exactly at the 1× threshold instead of a rounding error above
 //!   it.
+//! - **The threshold's bucket** is selected by every text its `le` label can be stored
+//!   under: what the runtime writes and what Prometheus 3 rewrites it to on ingestion
+//!   (`le="0.25"`; `le=~"1|1\\.0"`; `le=~"0\\.00001|1e-05"`), the same values the SLO
+//!   dashboard selects.
 //! - **`for:`** is half the short window, rounded down to whole minutes (none below
 //!   two minutes): with the SRE workbook's windows `2m`, `15m`, `1h` and `3h`, as the
 //!   Kubernetes mixins use. A single bad evaluation does not page; a sustained burn at

@@ -5,7 +5,7 @@
 //! | function | output |
 //! | --- | --- |
 //! | [`alert_rules`] | a Prometheus rules file: multi-window, multi-burn-rate SLO alerts with their recording rules, and the file's `alerts:` |
-//! | [`dashboards`] | Grafana dashboards (JSON): service overview, one per `AppMetrics` struct, HTTP server, SLOs |
+//! | [`dashboards()`] | Grafana dashboards (JSON): service overview, one per `AppMetrics` struct, HTTP server, SLOs |
 //! | [`scrape_config`] | a Prometheus scrape job for the secured endpoint |
 //! | [`kubernetes`] | Deployment, Service, ServiceMonitor, PrometheusRule, HorizontalPodAutoscaler |
 //! | [`alertmanager`] | an Alertmanager route example |

@@ -230,9 +230,7 @@ fn exposition_float(x: f64) -> String {
     }
     let (sign, digits, exponent) = shortest(x);
     if (-5..=15).contains(&exponent) {
-        let text = positional(&digits, exponent);
-        let dot = if text.contains('.') { "" } else { ".0" };
-        format!("{sign}{text}{dot}")
+        format!("{sign}{}", with_point(positional(&digits, exponent)))
     } else {
         format!("{sign}{}e{exponent}", mantissa(&digits))
     }
@@ -244,9 +242,7 @@ fn exposition_float(x: f64) -> String {
 fn openmetrics_float(x: f64) -> String {
     let (sign, digits, exponent) = shortest(x);
     if (-4..6).contains(&exponent) {
-        let text = positional(&digits, exponent);
-        let dot = if text.contains('.') { "" } else { ".0" };
-        format!("{sign}{text}{dot}")
+        format!("{sign}{}", with_point(positional(&digits, exponent)))
     } else {
         let exponent_sign = if exponent < 0 { '-' } else { '+' };
         let power = exponent.unsigned_abs();
@@ -266,6 +262,14 @@ fn shortest(x: f64) -> (&'static str, String, i32) {
     let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
     let digits = mantissa.replace('.', "");
     (sign, digits, exponent.parse().unwrap_or(0))
+}
+
+/// `text` with `.0` when it has no point: `10` → `10.0`, `2.5` → `2.5`.
+fn with_point(mut text: String) -> String {
+    if !text.contains('.') {
+        text.push_str(".0");
+    }
+    text
 }
 
 /// `digits` with a point after the first: `25` → `2.5`, `1` → `1`.
