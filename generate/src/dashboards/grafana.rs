@@ -42,8 +42,11 @@ pub(super) struct Dashboard {
     file_kind: &'static str,
     title: &'static str,
     description: &'static str,
+    /// The start of the time range shown, which ends now: `now-1h`.
     pub(super) time: &'static str,
+    /// How often Grafana runs the queries again: `30s`.
     pub(super) refresh: &'static str,
+    /// The templating variables, in the order Grafana shows them.
     pub(super) variables: Vec<Value>,
     panels: Vec<Value>,
     next_id: u64,

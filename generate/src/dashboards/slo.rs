@@ -39,19 +39,7 @@ struct ObjectiveFunctions<'a> {
 /// Per objective: the SLI against its target over the time range, the error budget
 /// left, burn rates, and the SLI over time; none when no function has an objective.
 pub(super) fn dashboard(service: &Service<'_>) -> Option<Dashboard> {
-    let mut objectives: Vec<ObjectiveFunctions<'_>> = Vec::new();
-    for f in &service.catalog.functions {
-        let Some(objective) = &f.objective else {
-            continue;
-        };
-        match objectives.iter_mut().find(|o| o.objective == objective) {
-            Some(o) => o.functions.push(f),
-            None => objectives.push(ObjectiveFunctions {
-                objective,
-                functions: vec![f],
-            }),
-        }
-    }
+    let objectives = objectives(service);
     if objectives.is_empty() {
         return None;
     }
@@ -72,82 +60,121 @@ pub(super) fn dashboard(service: &Service<'_>) -> Option<Dashboard> {
     ];
     let windows = burn_rate_windows(service);
     for o in &objectives {
-        let objective = o.objective;
-        let names: Vec<String> = o
+        d.row(&format!("Objective {}", o.objective.name), false);
+        success_rate(&mut d, o, &windows);
+        latency(&mut d, o, &windows);
+    }
+    Some(d)
+}
+
+/// The catalog's objectives, each with the functions under it, in catalog order.
+fn objectives<'a>(service: &Service<'a>) -> Vec<ObjectiveFunctions<'a>> {
+    let mut objectives: Vec<ObjectiveFunctions<'a>> = Vec::new();
+    for f in &service.catalog.functions {
+        let Some(objective) = &f.objective else {
+            continue;
+        };
+        match objectives.iter_mut().find(|o| o.objective == objective) {
+            Some(o) => o.functions.push(f),
+            None => objectives.push(ObjectiveFunctions {
+                objective,
+                functions: vec![f],
+            }),
+        }
+    }
+    objectives
+}
+
+impl ObjectiveFunctions<'_> {
+    /// `module::function, …`.
+    fn names(&self) -> String {
+        let names: Vec<String> = self
             .functions
             .iter()
             .map(|f| format!("{}::{}", f.module, f.function))
             .collect();
-        d.row(&format!("Objective {}", objective.name), false);
-        if let Some(percentile) = objective.success_label() {
-            let selector = format!(
-                "{},{}",
-                service_selector(),
-                promql::objective_matchers(&objective.name, &percentile, None)
-            );
-            let target_ratio = promql::number(objective.success_rate.unwrap_or(0.0) / 100.0);
-            // As in the alert rules: cancelled calls are neither success nor failure.
-            let errors = |window: &str| {
-                promql::ratio_or_zero(
-                    &format!("{CALLS}{{{selector},{}}}", promql::failed()),
-                    &format!("{CALLS}{{{selector},{}}}", promql::completed()),
-                    &[],
-                    window,
-                )
-            };
-            let about = format!(
-                "{percentile}% of the calls of {} return without error.",
-                names.join(", ")
-            );
-            objective_panels(
-                &mut d,
-                ObjectivePanels {
-                    sli_title: &format!("Success rate (target {percentile}%)"),
-                    about: &about,
-                    target_ratio: &target_ratio,
-                    bad_ratio: &errors,
-                    windows: &windows,
-                },
-            );
-        }
-        if let Some((percentile, threshold)) = objective.latency_labels() {
-            let latency = objective.latency.expect("latency labels come from it");
-            let selector = format!(
-                "{},{}",
-                service_selector(),
-                promql::objective_matchers(&objective.name, &percentile, Some(&threshold))
-            );
-            let le = promql::string(&promql::le_pattern(latency.threshold_seconds));
-            let target_ratio = promql::number(latency.percentile / 100.0);
-            let slow = |window: &str| {
-                format!(
-                    "1 - {} / {}",
-                    promql::rate_sum(
-                        &[],
-                        &format!("{DURATION_BUCKET}{{{selector},le=~{le}}}"),
-                        window
-                    ),
-                    promql::rate_sum(&[], &format!("{DURATION_COUNT}{{{selector}}}"), window),
-                )
-            };
-            let within = human_seconds(latency.threshold_seconds);
-            let about = format!(
-                "{percentile}% of the calls of {} finish within {within}.",
-                names.join(", ")
-            );
-            objective_panels(
-                &mut d,
-                ObjectivePanels {
-                    sli_title: &format!("Calls within {within} (target {percentile}%)"),
-                    about: &about,
-                    target_ratio: &target_ratio,
-                    bad_ratio: &slow,
-                    windows: &windows,
-                },
-            );
-        }
+        names.join(", ")
     }
-    Some(d)
+}
+
+/// The panels of the success-rate target, when the objective has one.
+fn success_rate(d: &mut Dashboard, o: &ObjectiveFunctions<'_>, windows: &[Duration]) {
+    let objective = o.objective;
+    let Some(percentile) = objective.success_label() else {
+        return;
+    };
+    let selector = format!(
+        "{},{}",
+        service_selector(),
+        promql::objective_matchers(&objective.name, &percentile, None)
+    );
+    let target_ratio = promql::number(objective.success_rate.unwrap_or(0.0) / 100.0);
+    // As in the alert rules: cancelled calls are neither success nor failure.
+    let errors = |window: &str| {
+        promql::ratio_or_zero(
+            &format!("{CALLS}{{{selector},{}}}", promql::failed()),
+            &format!("{CALLS}{{{selector},{}}}", promql::completed()),
+            &[],
+            window,
+        )
+    };
+    let about = format!(
+        "{percentile}% of the calls of {} return without error.",
+        o.names()
+    );
+    objective_panels(
+        d,
+        ObjectivePanels {
+            sli_title: &format!("Success rate (target {percentile}%)"),
+            about: &about,
+            target_ratio: &target_ratio,
+            bad_ratio: &errors,
+            windows,
+        },
+    );
+}
+
+/// The panels of the latency target, when the objective has one: the calls slower than
+/// the threshold are those above its bucket, selected by the same `le` values as the
+/// alert rules select.
+fn latency(d: &mut Dashboard, o: &ObjectiveFunctions<'_>, windows: &[Duration]) {
+    let objective = o.objective;
+    let (Some((percentile, threshold)), Some(latency)) =
+        (objective.latency_labels(), objective.latency)
+    else {
+        return;
+    };
+    let selector = format!(
+        "{},{}",
+        service_selector(),
+        promql::objective_matchers(&objective.name, &percentile, Some(&threshold))
+    );
+    let le = promql::string(&promql::le_pattern(latency.threshold_seconds));
+    let target_ratio = promql::number(latency.percentile / 100.0);
+    let slow = |window: &str| {
+        let within = format!("{DURATION_BUCKET}{{{selector},le=~{le}}}");
+        let all = format!("{DURATION_COUNT}{{{selector}}}");
+        format!(
+            "1 - {} / {}",
+            promql::rate_sum(&[], &within, window),
+            promql::rate_sum(&[], &all, window),
+        )
+    };
+    let within = human_seconds(latency.threshold_seconds);
+    let about = format!(
+        "{percentile}% of the calls of {} finish within {within}.",
+        o.names()
+    );
+    objective_panels(
+        d,
+        ObjectivePanels {
+            sli_title: &format!("Calls within {within} (target {percentile}%)"),
+            about: &about,
+            target_ratio: &target_ratio,
+            bad_ratio: &slow,
+            windows,
+        },
+    );
 }
 
 /// What the four panels of one target of an objective need.
