@@ -126,7 +126,6 @@ fn family_name(name: &str, kind: MetricType) -> &str {
 /// The panels of one metric: a counter's rate, a gauge's value, a histogram's
 /// percentiles and heatmap; split by its labels, summed over instances.
 fn metric_panels(d: &mut Dashboard, metric: &CatalogMetric) {
-    let job = JOB;
     let labels: Vec<&str> = metric.labels.iter().map(String::as_str).collect();
     let legend = if labels.is_empty() {
         metric.name.clone()
@@ -154,7 +153,7 @@ fn metric_panels(d: &mut Dashboard, metric: &CatalogMetric) {
                     &format!("{help}(counter {sample}, rate per second)"),
                     rate_unit(unit),
                     vec![target(
-                        promql::rate_sum(&labels, &format!("{sample}{{{job}}}"), RATE),
+                        promql::rate_sum(&labels, &format!("{sample}{{{JOB}}}"), RATE),
                         &legend,
                     )],
                 ),
@@ -171,7 +170,7 @@ fn metric_panels(d: &mut Dashboard, metric: &CatalogMetric) {
                     &format!("{help}(gauge {}, {how} over instances)", metric.name),
                     value_unit(unit),
                     vec![target(
-                        promql::aggregate(how, &labels, &format!("{}{{{job}}}", metric.name)),
+                        promql::aggregate(how, &labels, &format!("{}{{{JOB}}}", metric.name)),
                         &legend,
                     )],
                 ),
@@ -186,7 +185,7 @@ fn metric_panels(d: &mut Dashboard, metric: &CatalogMetric) {
                     &format!("{} percentiles", metric.name),
                     &format!("{help}(histogram {}, all series together)", metric.name),
                     value_unit(unit),
-                    quantile_targets(&bucket, job),
+                    quantile_targets(&bucket, JOB),
                 ),
             );
             d.add(
@@ -196,7 +195,7 @@ fn metric_panels(d: &mut Dashboard, metric: &CatalogMetric) {
                     &format!("{} distribution", metric.name),
                     &format!("{help}(observations per second in each bucket of {bucket})"),
                     value_unit(unit),
-                    promql::rate_sum(&["le"], &format!("{bucket}{{{job}}}"), RATE),
+                    promql::rate_sum(&["le"], &format!("{bucket}{{{JOB}}}"), RATE),
                 ),
             );
         }

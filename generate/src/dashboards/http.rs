@@ -216,7 +216,6 @@ pub(super) fn dashboard(service: &Service<'_>) -> Dashboard {
         );
     }
 
-    let job = JOB;
     let server = ["server_address"];
     let client_count = format!("{HTTP_CLIENT_DURATION}_count");
     d.row("Outgoing requests", true);
@@ -228,7 +227,7 @@ pub(super) fn dashboard(service: &Service<'_>) -> Dashboard {
             "Requests per second sent through rustform::http::ClientMiddleware, per host.",
             "reqps",
             vec![target(
-                promql::rate_sum(&server, &format!("{client_count}{{{job}}}"), RATE),
+                promql::rate_sum(&server, &format!("{client_count}{{{JOB}}}"), RATE),
                 "{{server_address}}",
             )],
         ),
@@ -242,8 +241,8 @@ pub(super) fn dashboard(service: &Service<'_>) -> Dashboard {
             "percentunit",
             vec![target(
                 promql::ratio_or_zero(
-                    &format!(r#"{client_count}{{{job},error_type!=""}}"#),
-                    &format!("{client_count}{{{job}}}"),
+                    &format!(r#"{client_count}{{{JOB},error_type!=""}}"#),
+                    &format!("{client_count}{{{JOB}}}"),
                     &server,
                     RATE,
                 ),
@@ -262,7 +261,7 @@ pub(super) fn dashboard(service: &Service<'_>) -> Dashboard {
                 promql::quantile(
                     0.95,
                     &format!("{HTTP_CLIENT_DURATION}_bucket"),
-                    job,
+                    JOB,
                     &server,
                     RATE,
                 ),

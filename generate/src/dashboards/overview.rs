@@ -229,47 +229,46 @@ fn function_row(d: &mut Dashboard, f: &ObservedFunction, collapsed: bool) {
 
 /// The `process_*` metrics of the service's scrape jobs, per instance.
 fn process_row(d: &mut Dashboard) {
-    let job = JOB;
     d.row("Process", true);
     let panels = [
         (
             "CPU",
             "CPU time per second (cores in use), per instance.",
             "short",
-            format!("sum by (instance) (rate(process_cpu_seconds_total{{{job}}}[{RATE}]))"),
+            format!("sum by (instance) (rate(process_cpu_seconds_total{{{JOB}}}[{RATE}]))"),
         ),
         (
             "Resident memory",
             "Resident set size, per instance.",
             "bytes",
-            format!("sum by (instance) (process_resident_memory_bytes{{{job}}})"),
+            format!("sum by (instance) (process_resident_memory_bytes{{{JOB}}})"),
         ),
         (
             "Open file descriptors",
             "Open file descriptors as a share of the limit, per instance.",
             "percentunit",
             format!(
-                "max by (instance) (process_open_fds{{{job}}}) / max by (instance) \
-                 (process_max_fds{{{job}}})"
+                "max by (instance) (process_open_fds{{{JOB}}}) / max by (instance) \
+                 (process_max_fds{{{JOB}}})"
             ),
         ),
         (
             "Threads",
             "Operating-system threads, per instance.",
             "short",
-            format!("sum by (instance) (process_threads{{{job}}})"),
+            format!("sum by (instance) (process_threads{{{JOB}}})"),
         ),
         (
             "Uptime",
             "Time since the process started, per instance.",
             "s",
-            format!("time() - max by (instance) (process_start_time_seconds{{{job}}})"),
+            format!("time() - max by (instance) (process_start_time_seconds{{{JOB}}})"),
         ),
         (
             "Virtual memory",
             "Virtual memory size, per instance.",
             "bytes",
-            format!("sum by (instance) (process_virtual_memory_bytes{{{job}}})"),
+            format!("sum by (instance) (process_virtual_memory_bytes{{{JOB}}})"),
         ),
     ];
     for (title, description, unit, expr) in panels {
