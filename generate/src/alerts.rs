@@ -44,6 +44,10 @@
 //!   but whole counts subtract and divide without rounding, so a service running exactly
 //!   at its objective sits exactly at the 1× threshold instead of a rounding error above
 //!   it.
+//! - **The threshold's bucket** is selected by every text its `le` label can be stored
+//!   under: what the runtime writes and what Prometheus 3 rewrites it to on ingestion
+//!   (`le="0.25"`; `le=~"1|1\\.0"`; `le=~"0\\.00001|1e-05"`), the same values the SLO
+//!   dashboard selects.
 //! - **`for:`** is half the short window, rounded down to whole minutes (none below
 //!   two minutes): with the SRE workbook's windows `2m`, `15m`, `1h` and `3h`, as the
 //!   Kubernetes mixins use. A single bad evaluation does not page; a sustained burn at
@@ -79,8 +83,12 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
-use super::{GenerateError, Service, promql_string, slug, to_yaml};
+use super::promql::{self, CALLS, DURATION_BUCKET, DURATION_COUNT};
+use super::{GenerateError, Service, slug, to_yaml};
 use rustform::catalog::CatalogObjective;
+use rustform::config::names::observed::{
+    OBJECTIVE_LATENCY_THRESHOLD, OBJECTIVE_NAME, OBJECTIVE_PERCENTILE, SERVICE_NAME,
+};
 
 /// One burn-rate alert: a long and a short window and the burn rate both must exceed.
 ///
@@ -172,10 +180,10 @@ impl BurnRateWindow {
     fn check(&self) -> Result<(), GenerateError> {
         let name = format!(
             "the burn-rate window {}/{}",
-            prometheus_duration(self.long),
-            prometheus_duration(self.short)
+            promql::duration(self.long),
+            promql::duration(self.short)
         );
-        if prometheus_duration(self.short) == "0s" {
+        if promql::duration(self.short) == "0s" {
             return Err(GenerateError::Invalid(format!(
                 "{name}: the short window must be at least a millisecond, such as 5m"
             )));
@@ -207,9 +215,13 @@ impl BurnRateWindow {
 const BUDGET_PERIOD: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// The labels the error ratios keep: the series' objective labels and the service.
-const SUCCESS_BY: &str = "service_name, objective_name, objective_percentile";
-const LATENCY_BY: &str =
-    "service_name, objective_name, objective_percentile, objective_latency_threshold";
+const SUCCESS_BY: [&str; 3] = [SERVICE_NAME, OBJECTIVE_NAME, OBJECTIVE_PERCENTILE];
+const LATENCY_BY: [&str; 4] = [
+    SERVICE_NAME,
+    OBJECTIVE_NAME,
+    OBJECTIVE_PERCENTILE,
+    OBJECTIVE_LATENCY_THRESHOLD,
+];
 
 /// The Prometheus rules file.
 ///
@@ -382,17 +394,19 @@ impl Slo {
 
     /// The label matchers every series of the SLO carries.
     fn matchers(&self, service: &str) -> String {
-        let mut out = format!(
-            "service_name={},objective_name={},objective_percentile={}",
-            promql_string(service),
-            promql_string(&self.objective),
-            promql_string(&percentile_label(self.percentile())),
-        );
-        if let Indicator::Latency { threshold, .. } = self.indicator {
-            out.push_str(",objective_latency_threshold=");
-            out.push_str(&promql_string(&threshold_label(threshold)));
-        }
-        out
+        let threshold = match self.indicator {
+            Indicator::SuccessRate { .. } => None,
+            Indicator::Latency { threshold, .. } => Some(threshold_label(threshold)),
+        };
+        format!(
+            "{},{}",
+            promql::equal(SERVICE_NAME, service),
+            promql::objective_matchers(
+                &self.objective,
+                &percentile_label(self.percentile()),
+                threshold.as_deref()
+            )
+        )
     }
 
     /// The share of bad calls over `window`, summed over instances; no value without
@@ -400,19 +414,29 @@ impl Slo {
     fn error_ratio(&self, service: &str, window: &str) -> String {
         let matchers = self.matchers(service);
         match self.indicator {
-            Indicator::SuccessRate { .. } => format!(
-                "sum by ({SUCCESS_BY}) (increase(function_calls_total{{{matchers},result=\"error\"}}[{window}]))\n\
-                 /\n\
-                 (sum by ({SUCCESS_BY}) (increase(function_calls_total{{{matchers},result=~\"ok|error\"}}[{window}])) > 0)"
-            ),
+            Indicator::SuccessRate { .. } => {
+                let calls = |result: String| {
+                    promql::increase_sum(
+                        &SUCCESS_BY,
+                        &format!("{CALLS}{{{matchers},{result}}}"),
+                        window,
+                    )
+                };
+                promql::share(&calls(promql::failed()), &calls(promql::completed()))
+            }
             Indicator::Latency { threshold, .. } => {
-                let le = le_matcher(threshold);
-                let count = format!(
-                    "sum by ({LATENCY_BY}) (increase(function_calls_duration_seconds_count{{{matchers}}}[{window}]))"
+                let le = promql::le_matcher(threshold);
+                let count = promql::increase_sum(
+                    &LATENCY_BY,
+                    &format!("{DURATION_COUNT}{{{matchers}}}"),
+                    window,
                 );
-                format!(
-                    "({count}\n- sum by ({LATENCY_BY}) (increase(function_calls_duration_seconds_bucket{{{matchers},{le}}}[{window}])))\n/\n({count} > 0)"
-                )
+                let within = promql::increase_sum(
+                    &LATENCY_BY,
+                    &format!("{DURATION_BUCKET}{{{matchers},{le}}}"),
+                    window,
+                );
+                promql::share(&format!("({count}\n- {within})"), &count)
             }
         }
     }
@@ -427,10 +451,10 @@ impl Slo {
         let id = self.id();
         let mut spans: Vec<Duration> = windows.iter().flat_map(|w| [w.short, w.long]).collect();
         spans.sort();
-        spans.dedup_by_key(|d| prometheus_duration(*d));
+        spans.dedup_by_key(|d| promql::duration(*d));
         let mut rules = Vec::new();
         for span in spans {
-            let window = prometheus_duration(span);
+            let window = promql::duration(span);
             rules.push(json!({
                 "record": format!("slo:sli_error:ratio_rate{window}"),
                 "expr": self.error_ratio(name, &window),
@@ -462,15 +486,15 @@ impl Slo {
     /// The labels of the target and budget series: those the ratios carry, bar `window`.
     fn meta_labels(&self, service: &str) -> Value {
         let mut labels = Map::new();
-        labels.insert("service_name".into(), service.into());
-        labels.insert("objective_name".into(), self.objective.clone().into());
+        labels.insert(SERVICE_NAME.into(), service.into());
+        labels.insert(OBJECTIVE_NAME.into(), self.objective.clone().into());
         labels.insert(
-            "objective_percentile".into(),
+            OBJECTIVE_PERCENTILE.into(),
             percentile_label(self.percentile()).into(),
         );
         if let Indicator::Latency { threshold, .. } = self.indicator {
             labels.insert(
-                "objective_latency_threshold".into(),
+                OBJECTIVE_LATENCY_THRESHOLD.into(),
                 threshold_label(threshold).into(),
             );
         }
@@ -488,12 +512,12 @@ impl Slo {
         if !threshold.is_below_one() {
             return Ok(None);
         }
-        let long = prometheus_duration(window.long);
-        let short = prometheus_duration(window.short);
+        let long = promql::duration(window.long);
+        let short = promql::duration(window.short);
         let selector = format!(
-            "{{service_name={},slo={}}}",
-            promql_string(service),
-            promql_string(&self.id())
+            "{{{},{}}}",
+            promql::equal(SERVICE_NAME, service),
+            promql::equal("slo", &self.id())
         );
         let expr = format!(
             "slo:sli_error:ratio_rate{long}{selector} > {threshold}\n\
@@ -506,7 +530,7 @@ impl Slo {
         rule.insert("expr".into(), expr.into());
         let pending = window.pending();
         if !pending.is_zero() {
-            rule.insert("for".into(), prometheus_duration(pending).into());
+            rule.insert("for".into(), promql::duration(pending).into());
         }
         rule.insert(
             "labels".into(),
@@ -547,8 +571,8 @@ impl Slo {
     ) -> (&'static str, String, String) {
         let objective = &self.objective;
         let rate = Decimal::of(window.burn_rate).expect("checked in BurnRateWindow::check");
-        let long = prometheus_duration(window.long);
-        let short = prometheus_duration(window.short);
+        let long = promql::duration(window.long);
+        let short = promql::duration(window.short);
         let percentile = percentile_label(self.percentile());
         let budget = self.budget().percent();
         let limit = threshold.percent();
@@ -592,17 +616,6 @@ impl Slo {
     }
 }
 
-/// The `le` matcher of a bucket bound: `le="0.25"`; a whole number also as Prometheus 3
-/// normalizes it on ingestion (`le=~"1(\\.0)?"` matches `1` and `1.0`).
-fn le_matcher(threshold: f64) -> String {
-    let label = threshold_label(threshold);
-    if label.contains(['.', 'e', 'E']) {
-        format!("le={}", promql_string(&label))
-    } else {
-        format!("le=~{}", promql_string(&format!("{label}(\\.0)?")))
-    }
-}
-
 fn percentile_label(p: f64) -> String {
     rustform::objective::percentile_label(p)
 }
@@ -643,7 +656,7 @@ fn configured_alerts(service: &Service<'_>) -> Result<Value, GenerateError> {
         let mut rule = Map::new();
         rule.insert("alert".into(), alert.name.clone().into());
         rule.insert("expr".into(), alert.condition.clone().into());
-        let pending = prometheus_duration(alert.duration);
+        let pending = promql::duration(alert.duration);
         if pending != "0s" {
             rule.insert("for".into(), pending.into());
         }
@@ -675,32 +688,6 @@ fn check_label_name(path: &str, name: &str) -> Result<(), GenerateError> {
              `_`, starting with a letter"
         )))
     }
-}
-
-/// A duration in Prometheus' syntax: the largest units first (`d`, `h`, `m`, `s`, `ms`),
-/// rounded to the millisecond: `5m`, `1h30m`, `1m30s`, `500ms`; `0s` for zero.
-pub(crate) fn prometheus_duration(duration: Duration) -> String {
-    const UNITS: [(&str, u128); 5] = [
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1_000),
-        ("ms", 1),
-    ];
-    let mut millis = (duration.as_nanos() + 500_000) / 1_000_000;
-    if millis == 0 {
-        return "0s".to_owned();
-    }
-    let mut out = String::new();
-    for (unit, size) in UNITS {
-        let n = millis / size;
-        if n > 0 {
-            out.push_str(&n.to_string());
-            out.push_str(unit);
-            millis -= n * size;
-        }
-    }
-    out
 }
 
 /// An exact decimal number, `units × 10^-scale`: thresholds and budgets computed from the
@@ -814,30 +801,6 @@ mod tests {
     }
 
     #[test]
-    fn durations_use_prometheus_units() {
-        let cases = [
-            (Duration::ZERO, "0s"),
-            (Duration::from_millis(500), "500ms"),
-            (Duration::from_secs(90), "1m30s"),
-            (minutes(2), "2m"),
-            (minutes(5), "5m"),
-            (minutes(90), "1h30m"),
-            (minutes(60 * 24), "1d"),
-            (minutes(60 * 72), "3d"),
-            (
-                minutes(60 * 30) + Duration::from_millis(1_250),
-                "1d6h1s250ms",
-            ),
-            // A duration parsed from `0.3s` is a nanosecond short; milliseconds round.
-            (Duration::from_secs_f64(0.3), "300ms"),
-            (Duration::from_micros(400), "0s"),
-        ];
-        for (duration, expected) in cases {
-            assert_eq!(prometheus_duration(duration), expected, "{duration:?}");
-        }
-    }
-
-    #[test]
     fn the_sre_workbook_windows() {
         let windows = BurnRateWindow::sre_workbook();
         let described: Vec<String> = windows
@@ -845,11 +808,11 @@ mod tests {
             .map(|w| {
                 format!(
                     "{}/{} {}x {} for {}",
-                    prometheus_duration(w.long),
-                    prometheus_duration(w.short),
+                    promql::duration(w.long),
+                    promql::duration(w.short),
                     w.burn_rate,
                     w.severity,
-                    prometheus_duration(w.pending())
+                    promql::duration(w.pending())
                 )
             })
             .collect();
@@ -923,8 +886,6 @@ mod tests {
         };
         assert_eq!(slo(99.9).id(), "api-success-rate-99.9");
         assert_eq!(latency.id(), "api-latency-0.25s-99");
-        assert_eq!(le_matcher(0.25), "le=\"0.25\"");
-        assert_eq!(le_matcher(1.0), "le=~\"1(\\\\.0)?\"");
     }
 
     #[test]

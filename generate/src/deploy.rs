@@ -19,6 +19,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::{GenerateError, GeneratedFile, Service, to_yaml};
+use rustform::config::names::observed::{OBJECTIVE_NAME, SERVICE_NAME};
 use rustform::config::{AuthMethod, Tls};
 
 pub use compose::compose;
@@ -113,10 +114,12 @@ pub fn scrape_config(service: &Service<'_>) -> Result<String, GenerateError> {
 /// None today; the `Result` leaves room for checks of the inputs.
 pub fn alertmanager(service: &Service<'_>) -> Result<String, GenerateError> {
     let slug = service.slug();
+    // The SLO alerts: those that carry an objective's name.
+    let objective_alert = format!(r#"{OBJECTIVE_NAME}=~".+""#);
     let document = json!({
         "route": {
             "receiver": "tickets",
-            "group_by": ["alertname", "service_name", "objective_name"],
+            "group_by": ["alertname", SERVICE_NAME, OBJECTIVE_NAME],
             "group_wait": "30s",
             "group_interval": "5m",
             "repeat_interval": "4h",
@@ -136,14 +139,14 @@ pub fn alertmanager(service: &Service<'_>) -> Result<String, GenerateError> {
         },
         "inhibit_rules": [
             {
-                "source_matchers": [r#"severity="page""#, r#"objective_name=~".+""#],
-                "target_matchers": [r#"severity="ticket""#, r#"objective_name=~".+""#],
-                "equal": ["service_name", "objective_name"],
+                "source_matchers": [r#"severity="page""#, objective_alert],
+                "target_matchers": [r#"severity="ticket""#, objective_alert],
+                "equal": [SERVICE_NAME, OBJECTIVE_NAME],
             },
             {
                 "source_matchers": [r#"severity="critical""#],
                 "target_matchers": [r#"severity="warning""#],
-                "equal": ["alertname", "service_name"],
+                "equal": ["alertname", SERVICE_NAME],
             },
         ],
         "receivers": [

@@ -5,7 +5,7 @@
 //! | function | output |
 //! | --- | --- |
 //! | [`alert_rules`] | a Prometheus rules file: multi-window, multi-burn-rate SLO alerts with their recording rules, and the file's `alerts:` |
-//! | [`dashboards`] | Grafana dashboards (JSON): service overview, one per `AppMetrics` struct, HTTP server, SLOs |
+//! | [`dashboards()`] | Grafana dashboards (JSON): service overview, one per `AppMetrics` struct, HTTP server, SLOs |
 //! | [`scrape_config`] | a Prometheus scrape job for the secured endpoint |
 //! | [`kubernetes`] | Deployment, Service, ServiceMonitor, PrometheusRule, HorizontalPodAutoscaler |
 //! | [`alertmanager`] | an Alertmanager route example |
@@ -38,6 +38,7 @@
 mod alerts;
 mod dashboards;
 mod deploy;
+mod promql;
 mod yaml;
 
 use std::fmt;
@@ -303,22 +304,6 @@ pub(crate) fn slug(name: &str) -> String {
     out
 }
 
-/// A PromQL string literal: `"` with `\` and `"` escaped.
-pub(crate) fn promql_string(value: &str) -> String {
-    let mut out = String::with_capacity(value.len() + 2);
-    out.push('"');
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -329,11 +314,6 @@ mod tests {
         assert_eq!(slug("My Service_2"), "my-service-2");
         assert_eq!(slug("__"), "app");
         assert_eq!(slug(&"a".repeat(80)).len(), 63);
-    }
-
-    #[test]
-    fn promql_strings_are_escaped() {
-        assert_eq!(promql_string(r#"a"b\c"#), r#""a\"b\\c""#);
     }
 
     #[test]

@@ -37,7 +37,7 @@ const GRAFANA_DASHBOARDS: &str = "/var/lib/grafana/dashboards";
 /// | `rules/<service>.rules.yml` | the rules of [`alert_rules`](crate::alert_rules) |
 /// | `grafana/provisioning/datasources/datasources.yml` | Prometheus (uid `prometheus`, the default) and Jaeger (uid `jaeger`) |
 /// | `grafana/provisioning/dashboards/dashboards.yml` | the provider of the dashboards below |
-/// | `grafana/dashboards/*.json` | the dashboards of [`dashboards`](crate::dashboards) |
+/// | `grafana/dashboards/*.json` | the dashboards of [`dashboards`](crate::dashboards()) |
 ///
 /// The token is never written: the service and Prometheus both get it from the
 /// `METRICS_TOKEN` variable (the `token_env` of the configuration) of the shell that
@@ -68,7 +68,7 @@ const GRAFANA_DASHBOARDS: &str = "/var/lib/grafana/dashboards";
 /// What [`scrape_config`](crate::scrape_config) refuses, an endpoint on a
 /// loopback address, TLS files at relative paths, and the errors of
 /// [`alert_rules`](crate::alert_rules) and
-/// [`dashboards`](crate::dashboards).
+/// [`dashboards`](crate::dashboards()).
 pub fn compose(service: &Service<'_>) -> Result<Vec<GeneratedFile>, GenerateError> {
     let rules = rules_file(service, "compose")?;
     let dashboards = crate::dashboards(service)?;
