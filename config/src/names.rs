@@ -55,9 +55,16 @@ pub fn family_name(name: &str, counter: bool) -> &str {
     }
 }
 
-/// The label names `#[observed]` writes on its series, as autometrics names them. The
-/// macro refuses them as user labels; the runtime writes them; the generators query them.
+/// The series and label names `#[observed]` writes, as autometrics names them. The macro
+/// refuses the labels as user labels; the runtime writes both; the generators query both.
 pub mod observed {
+    /// The call counter's sample name: calls by result.
+    pub const CALLS: &str = "function_calls_total";
+    /// The duration histogram's family name.
+    pub const DURATION: &str = "function_calls_duration_seconds";
+    /// The in-flight gauge's name (with `track_concurrency`).
+    pub const CONCURRENT: &str = "function_calls_concurrent";
+
     /// The function's name.
     pub const FUNCTION: &str = "function";
     /// The function's module path.
@@ -82,7 +89,7 @@ pub mod observed {
     pub const OBJECTIVE_LATENCY_THRESHOLD: &str = "objective_latency_threshold";
 
     /// Every label above: a user label may not take one of these names.
-    pub const ALL: &[&str] = &[
+    pub const LABELS: &[&str] = &[
         FUNCTION,
         MODULE,
         SERVICE_NAME,

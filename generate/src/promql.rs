@@ -15,14 +15,13 @@ use rustform::catalog::ObservedFunction;
 use rustform::config::names::observed::{FUNCTION, MODULE, OBJECTIVE_LATENCY_THRESHOLD};
 use rustform::config::names::observed::{OBJECTIVE_NAME, OBJECTIVE_PERCENTILE, RESULT};
 
-/// Calls of every `#[observed]` function, by `result`.
-pub(crate) const CALLS: &str = "function_calls_total";
+/// Calls of every `#[observed]` function, by `result`; calls in progress of the functions
+/// with `track_concurrency`.
+pub(crate) use rustform::config::names::observed::{CALLS, CONCURRENT};
 /// The buckets of `#[observed]`'s duration histogram.
 pub(crate) const DURATION_BUCKET: &str = "function_calls_duration_seconds_bucket";
 /// The observation count of `#[observed]`'s duration histogram.
 pub(crate) const DURATION_COUNT: &str = "function_calls_duration_seconds_count";
-/// Calls in progress of the functions with `track_concurrency`.
-pub(crate) const CONCURRENT: &str = "function_calls_concurrent";
 
 /// A PromQL string literal: `"` with `\`, `"` and line feeds escaped.
 pub(crate) fn string(value: &str) -> String {
@@ -298,6 +297,13 @@ fn positional(digits: &str, exponent: i32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_histogram_series_belong_to_the_runtime_family() {
+        use rustform::config::names::observed::DURATION;
+        assert_eq!(DURATION_BUCKET, format!("{DURATION}_bucket"));
+        assert_eq!(DURATION_COUNT, format!("{DURATION}_count"));
+    }
 
     #[test]
     fn strings_are_escaped() {

@@ -5,12 +5,12 @@
 //! A metric `app_metrics!` declares from the file is in the catalog as a member of its
 //! struct, so it is drawn there, once, and not again among the declared ones.
 
-use super::super::Service;
-use super::super::promql;
 use super::grafana::{
     Dashboard, JOB, RATE, datasource_variable, heatmap, job_variable, quantile_targets,
     service_variable, target, timeseries,
 };
+use crate::Service;
+use crate::promql;
 use rustform::catalog::CatalogMetric;
 use rustform::config::MetricDeclaration;
 use rustform::config::names;

@@ -9,8 +9,8 @@
 
 use serde_json::{Value, json};
 
-use super::super::promql::{self, CALLS};
-use super::super::{GenerateError, GeneratedFile, Service};
+use crate::promql::{self, CALLS};
+use crate::{GenerateError, GeneratedFile, Service};
 use rustform::config::names::observed::SERVICE_NAME;
 
 /// The Grafana dashboard schema version the generated JSON follows (Grafana 10.4 and

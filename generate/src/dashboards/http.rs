@@ -4,12 +4,12 @@
 //! These series carry no `service_name` label: they are narrowed to the service by the
 //! `job` variable, and to routes by the `route` variable.
 
-use super::super::Service;
-use super::super::promql;
 use super::grafana::{
     Dashboard, JOB, QUANTILES, RATE, datasource_variable, heatmap, job_variable, quantile_targets,
     route_variable, service_variable, stat, target, thresholds, timeseries,
 };
+use crate::Service;
+use crate::promql;
 
 const HTTP_DURATION: &str = "http_server_request_duration_seconds";
 pub(super) const HTTP_ACTIVE: &str = "http_server_active_requests";

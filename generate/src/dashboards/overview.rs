@@ -2,12 +2,12 @@
 //! `#[observed]` function, together and one row each, the versions running, and the
 //! process.
 
-use super::super::Service;
-use super::super::promql::{self, CALLS, CONCURRENT, DURATION_BUCKET};
 use super::grafana::{
     Dashboard, JOB, RATE, datasource_variable, job_variable, quantile_targets, service_selector,
     service_variable, stat, table, target, thresholds, timeseries,
 };
+use crate::Service;
+use crate::promql::{self, CALLS, CONCURRENT, DURATION_BUCKET};
 use rustform::catalog::ObservedFunction;
 use rustform::config::names::observed::{FUNCTION, MODULE, RESULT};
 

@@ -9,12 +9,12 @@
 
 use std::time::Duration;
 
-use super::super::Service;
-use super::super::promql::{self, CALLS, DURATION_BUCKET, DURATION_COUNT};
 use super::grafana::{
     Dashboard, RATE, bargauge, datasource_variable, instant_target, job_variable, service_selector,
     service_variable, stat, target, thresholds, timeseries,
 };
+use crate::Service;
+use crate::promql::{self, CALLS, DURATION_BUCKET, DURATION_COUNT};
 use rustform::catalog::{CatalogObjective, ObservedFunction};
 
 /// The burn-rate windows of the Google SRE workbook's multi-window alerts, which the SLO

@@ -5,11 +5,11 @@ use std::collections::HashSet;
 
 use serde_json::{Value, json};
 
-use super::super::promql::{CALLS, CONCURRENT, DURATION_BUCKET};
 use super::grafana::{MAX_UID_LEN, SCHEMA_VERSION};
 use super::http::HTTP_ACTIVE;
 use super::overview::EXPANDED_FUNCTIONS;
 use super::{GenerateError, Service, dashboards};
+use crate::promql::{CALLS, CONCURRENT, DURATION_BUCKET};
 use rustform::catalog::ObservedFunction;
 use rustform::catalog::{Catalog, CatalogLatency, CatalogMetric, CatalogObjective, MetricGroup};
 use rustform::config::Config;

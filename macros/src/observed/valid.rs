@@ -107,7 +107,7 @@ fn check_labels(args: &Args) -> syn::Result<()> {
                     format!("invalid label name `{text}`: {problem}"),
                 ),
             );
-        } else if rustform_config::names::observed::ALL.contains(&text.as_str()) {
+        } else if rustform_config::names::observed::LABELS.contains(&text.as_str()) {
             combine(
                 &mut errors,
                 syn::Error::new(

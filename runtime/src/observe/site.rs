@@ -103,17 +103,17 @@ fn families() -> &'static FunctionFamilies {
         let registry = default_registry();
         for result in [
             registry.register(
-                "function_calls_total",
+                wire::CALLS,
                 "Calls of functions instrumented with #[observed], by result",
                 f.calls.clone(),
             ),
             registry.register(
-                "function_calls_duration_seconds",
+                wire::DURATION,
                 "Duration of calls of functions instrumented with #[observed]",
                 f.durations.clone(),
             ),
             registry.register(
-                "function_calls_concurrent",
+                wire::CONCURRENT,
                 "Calls in progress of functions instrumented with #[observed(track_concurrency)]",
                 f.concurrent.clone(),
             ),
