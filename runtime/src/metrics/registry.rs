@@ -131,6 +131,16 @@ impl Registry {
         group: Vec<(&str, &str, Option<&str>, GroupMetric)>,
         location: &'static Location<'static>,
     ) -> Result<(), Error> {
+        self.register_group(group, location)
+    }
+
+    /// Registers several families at once: either all of them or, on the first problem,
+    /// none.
+    pub(crate) fn register_group(
+        &self,
+        group: Vec<(&str, &str, Option<&str>, GroupMetric)>,
+        location: &'static Location<'static>,
+    ) -> Result<(), Error> {
         let pending = group
             .into_iter()
             .map(
