@@ -13,6 +13,7 @@ use super::handles::Labeled;
 use super::spec::Spec;
 use super::table::DeclaredMetrics;
 use crate::Error;
+use crate::metrics::app_metric::registration_failed;
 use crate::metrics::family::{DEFAULT_CARDINALITY_LIMIT, Family};
 use crate::metrics::{MetricDescription, Series};
 
@@ -104,13 +105,6 @@ pub fn declare_group(
         declarations,
         stores,
     })
-}
-
-/// Reports that an `AppMetrics` struct's `global()` could not register its metrics. Not
-/// a public API.
-#[doc(hidden)]
-pub fn registration_failed(group: &str, error: &crate::Error) {
-    tracing::error!(target: "rustform", group, %error, "metrics are counted but not exposed");
 }
 
 /// [`declare_group`] for `global()`: on failure the error is logged on target `rustform`

@@ -24,9 +24,7 @@ mod table;
 #[cfg(test)]
 mod tests;
 
-pub use group::{
-    Declaration, DeclaredGroup, declare_group, declare_group_or_log, registration_failed,
-};
+pub use group::{Declaration, DeclaredGroup, declare_group, declare_group_or_log};
 pub use handles::{DeclaredMetric, Labeled, LabeledCounter, LabeledGauge, LabeledHistogram};
 pub use table::{DeclaredMetrics, custom};
 pub(crate) use table::{declare_all, declare_business};
