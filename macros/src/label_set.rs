@@ -243,7 +243,7 @@ fn expand(input: &DeriveInput, parsed: &[Field], krate: &TokenStream) -> TokenSt
         impl #krate::metrics::LabelSet for #name {
             const NAMES: &'static [&'static str] = &[#(#names),*];
             const CARDINALITY: #core::option::Option<usize> =
-                #krate::metrics::product_cardinality(&[#(<#tys as #value>::CARDINALITY),*]);
+                #krate::__private::product_cardinality(&[#(<#tys as #value>::CARDINALITY),*]);
 
             fn dense_index(&self) -> usize {
                 let #mutable index = 0usize;

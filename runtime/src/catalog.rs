@@ -6,25 +6,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::metrics::app_metric::METRIC_GROUPS;
 use crate::metrics::{MetricDescription, MetricType};
-use crate::observe::{CallSite, OBSERVED_FUNCTIONS};
-
-/// One `#[derive(AppMetrics)]` struct, as the derive registers it.
-#[doc(hidden)]
-pub struct GroupEntry {
-    /// The struct's name.
-    pub name: &'static str,
-    /// `module_path!()` where it is declared.
-    pub module: &'static str,
-    /// Its `describe()`.
-    pub describe: fn() -> &'static [MetricDescription],
-}
-
-/// Every `AppMetrics` struct of the program.
-#[doc(hidden)]
-#[allow(unsafe_code)] // linkme places the slice in a link section
-#[linkme::distributed_slice]
-pub static METRIC_GROUPS: [GroupEntry];
+use crate::observed::{CallSite, OBSERVED_FUNCTIONS};
 
 /// Every observed function and declared metric group of the program.
 ///
@@ -70,7 +54,7 @@ pub fn catalog() -> Catalog {
     let service = OBSERVED_FUNCTIONS
         .first()
         .map(|site| site.service_name().to_owned())
-        .or_else(crate::observe::set_service_name_of_process)
+        .or_else(crate::observed::set_service_name_of_process)
         .unwrap_or_default();
     Catalog {
         service,

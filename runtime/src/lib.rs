@@ -49,9 +49,12 @@
 //!
 //! A configuration that needs a feature the build leaves out is
 //! [`Error::MissingFeature`]. The modules depend downward only: [`metrics`] and
-//! [`config`] at the bottom; [`trace`], the runtime of `#[observed]`, [`catalog`](mod@catalog) and
-//! [`health`] on them; the endpoint, the exporters and the HTTP instrumentation above;
-//! [`init`] and [`Guard`] alone wire them together, and never end the process.
+//! [`config`] at the bottom; [`trace`], `observed` (the runtime of `#[observed]`),
+//! [`catalog`](mod@catalog), [`objective`] and [`health`] on them; the endpoint, the
+//! exporters and the HTTP instrumentation above; `install` ([`init`], [`Observability`]
+//! and [`Guard`]) alone wires them together, and never ends the process. Generated code
+//! reaches the runtime through one hidden module, `__private`, which only re-exports items
+//! that live with their concept.
 
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
@@ -72,10 +75,10 @@ mod gzip;
 pub mod health;
 #[cfg(feature = "http")]
 pub mod http;
+mod install;
 pub mod metrics;
 pub mod objective;
-pub(crate) mod observability;
-mod observe;
+mod observed;
 mod shutdown;
 #[cfg(feature = "tls")]
 pub mod tls;
@@ -84,8 +87,8 @@ pub mod trace;
 pub use catalog::catalog;
 pub use error::Error;
 pub use error_label::ErrorLabel;
+pub use install::{CONFIG_ENV, Guard, Observability, ObservabilityBuilder, init};
 pub use objective::Objective;
-pub use observability::{CONFIG_ENV, Guard, Observability, ObservabilityBuilder, init};
 
 /// Instruments a function, method, or every method of an `impl` block: a `tracing` span
 /// per call and RED metrics (calls by result, duration, optionally concurrency) in the
@@ -161,7 +164,7 @@ pub use rustform_macros::app_metrics;
 /// `OTEL_SERVICE_NAME` and the crate name. Takes effect for functions first called after
 /// it; call it at the start of `main`. Returns `false` if a name was already set.
 pub fn set_service_name(name: impl Into<String>) -> bool {
-    observe::SERVICE_NAME.set(name.into()).is_ok()
+    observed::SERVICE_NAME.set(name.into()).is_ok()
 }
 
 /// The build of the crate that invokes it, for `build_info`: the crate's version, and the
@@ -197,54 +200,34 @@ macro_rules! build_info {
 }
 
 /// What generated code calls. Not a public API: anything here may change in any release.
+///
+/// Re-exports only: each item lives with the concept it belongs to, and is here because
+/// a macro's expansion names it, through this one path a user's imports cannot shadow.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::catalog::{GroupEntry, METRIC_GROUPS};
-    pub use crate::metrics::Buckets;
-    pub use crate::objective::check_at_compile_time as check_objective;
-    pub use crate::observe::*;
-    pub use crate::trace::gate::span_wanted;
     pub use core;
     pub use linkme;
     pub use std;
     pub use tracing;
 
-    /// A field's description, for `#[derive(AppMetrics)]`; `buckets` as declared.
-    pub const fn describe_metric<T: crate::metrics::AppMetric>(
-        name: &'static str,
-        help: &'static str,
-        unit: Option<&'static str>,
-        buckets: Option<&'static [f64]>,
-    ) -> crate::metrics::MetricDescription {
-        crate::metrics::MetricDescription {
-            name,
-            help,
-            metric_type: T::TYPE,
-            unit,
-            labels: T::LABELS,
-            buckets: match buckets {
-                Some(declared) => Some(declared),
-                None => T::DEFAULT_BUCKETS,
-            },
-        }
-    }
+    // `#[observed]`: the call site, the classification of its return value, whether its
+    // span is wanted, and the objective checked while compiling.
+    pub use crate::objective::check_at_compile_time as check_objective;
+    pub use crate::observed::*;
+    pub use crate::trace::unseen_spans::span_wanted;
 
-    /// A field's metric on its way into `Registry::__register_group`.
-    pub fn group_metric<T: crate::metrics::AppMetric>(metric: &T) -> crate::metrics::GroupMetric {
-        crate::metrics::GroupMetric::new(metric.clone())
-    }
+    // `#[derive(AppMetrics)]`: each field's description and metric, the struct's
+    // registration, and its catalog entry.
+    pub use crate::metrics::app_metric::{
+        GroupEntry, METRIC_GROUPS, describe_metric, group_metric, register_group,
+        registration_failed,
+    };
 
-    /// The first value set, for `build_info!`.
-    pub fn first_set(values: &[Option<&str>]) -> std::string::String {
-        values
-            .iter()
-            .flatten()
-            .find(|v| !v.is_empty())
-            .map(|v| (*v).to_owned())
-            .unwrap_or_default()
-    }
+    // `#[derive(LabelSet)]`: the cardinality of a struct of labels.
+    pub use crate::metrics::labels::product_cardinality;
 
-    pub use crate::metrics::declared::registration_failed;
+    // `build_info!`: the first commit or branch variable set.
+    pub use crate::metrics::process::first_set;
 
     // `app_metrics!`: a file's declarations, the process-wide table they join, and the
     // types of the generated fields and functions.

@@ -76,7 +76,8 @@ pub(crate) fn expand(group: &Group) -> TokenStream {
                     registry: &#krate::metrics::Registry,
                 ) -> #core::result::Result<Self, #krate::Error> {
                     let metrics = Self::__rustform_build();
-                    registry.__register_group(
+                    #krate::__private::register_group(
+                        registry,
                         #std::vec![#(#registrations),*],
                         #core::panic::Location::caller(),
                     )?;

@@ -188,7 +188,7 @@ pub(crate) fn install(config: &Config, service_name: &str) -> Result<Option<Expo
         let built = builder.build();
         // `#[observed]` calls that would not be sampled, at levels the logs do not
         // write, skip their span.
-        crate::trace::gate::configure(
+        crate::trace::unseen_spans::skip_unseen(
             tracing.sampler,
             crate::trace::log_level_hint(&config.observability.logging.level),
         );
@@ -331,7 +331,7 @@ impl Drop for Export {
         // briefly, still counting everything.
         self.stop(Instant::now() + Duration::from_millis(200));
         if self.tracer.is_some() {
-            crate::trace::gate::open();
+            crate::trace::unseen_spans::create_every_span();
         }
     }
 }

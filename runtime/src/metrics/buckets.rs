@@ -94,8 +94,7 @@ impl Buckets {
 
     /// A layout from bounds the `#[observed]` and `AppMetrics` macros validated at
     /// compile time.
-    #[doc(hidden)]
-    pub fn from_checked(bounds: &'static [f64]) -> Buckets {
+    pub(crate) fn from_checked(bounds: &'static [f64]) -> Buckets {
         Buckets::new(bounds.iter().copied()).unwrap_or_else(|_| Buckets::default())
     }
 

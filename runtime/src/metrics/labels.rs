@@ -82,7 +82,7 @@ pub trait LabelSet: Send + Sync + 'static {
 }
 
 /// The product of fixed cardinalities, or `None` if any is open-ended (or it overflows).
-/// Used by `#[derive(LabelSet)]` in its `CARDINALITY` constant.
+/// Used by `#[derive(LabelSet)]` in its `CARDINALITY` constant. Not a public API.
 #[doc(hidden)]
 pub const fn product_cardinality(parts: &[Option<usize>]) -> Option<usize> {
     let mut total: usize = 1;

@@ -16,17 +16,31 @@
 //! retries.inc();
 //! assert!(default_registry().render().contains("doc_retries_total 1\n"));
 //! ```
+//!
+//! # Which labeled handle
+//!
+//! Three handles reach labeled series, and which one a user holds depends on where the
+//! labels are written down. In code, as a `#[derive(LabelSet)]` struct: a [`CounterVec`]
+//! (or [`GaugeVec`], [`HistogramVec`]), the field type of `#[derive(AppMetrics)]`, whose
+//! `with(&labels)` is typed by the struct and, for enum labels, an array index. In
+//! `rustform.yml`, read by `app_metrics!` while compiling: a [`LabeledCounter<N>`]
+//! (or [`LabeledGauge<N>`], [`LabeledHistogram<N>`]), whose `with([..; N])` takes `N`
+//! strings in the declared order, so a wrong count does not compile. In `rustform.yml`,
+//! found by name at run time: a [`DeclaredMetric`] from [`custom()`]`.counter("name")`,
+//! whose `with(&[..])` checks the count at every call and returns an error;
+//! [`DeclaredMetric::labeled`] turns it into the typed handle once. The last two reach the
+//! same series of the same metric.
 
+pub(crate) mod app_metric;
 mod buckets;
 mod counter;
 pub(crate) mod declared;
-mod describe;
 pub(crate) mod encode;
 pub(crate) mod exemplar;
 pub(crate) mod family;
 mod gauge;
 mod histogram;
-mod labels;
+pub(crate) mod labels;
 mod name;
 pub(crate) mod process;
 #[cfg(feature = "prometheus")]
@@ -35,6 +49,7 @@ mod registry;
 pub(crate) mod shard;
 mod vec;
 
+pub use app_metric::{AppMetric, MetricDescription};
 pub use buckets::{Buckets, DEFAULT_BUCKETS, FUNCTION_BUCKETS};
 pub use counter::Counter;
 pub use declared::{
@@ -42,19 +57,14 @@ pub use declared::{
     custom,
 };
 pub(crate) use declared::{declare_all, declare_business};
-pub use describe::{AppMetric, MetricDescription};
 pub use encode::{Format, MetricType};
 pub use exemplar::{Exemplar, TraceContext, set_trace_context_source};
 pub use family::DEFAULT_CARDINALITY_LIMIT;
 pub use gauge::Gauge;
 pub(crate) use gauge::InFlight;
 pub use histogram::{Histogram, HistogramTimer};
-#[doc(hidden)]
-pub use labels::product_cardinality;
 pub use labels::{LabelSet, LabelValue};
 pub use process::{BuildInfo, register_process_metrics};
-#[doc(hidden)]
-pub use registry::GroupMetric;
 pub(crate) use registry::ON_DEFAULT_REGISTRY;
 pub use registry::{Registry, default_registry};
 pub use vec::{CounterVec, DENSE_LIMIT, GaugeVec, HistogramVec, MetricVec};

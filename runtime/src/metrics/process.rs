@@ -18,8 +18,9 @@ use std::panic::Location;
 use std::path::{Path, PathBuf};
 
 use super::encode::{Format, MetricType, write_f64};
+use super::registry::GroupMetric;
 use super::sealed::IntoSource;
-use super::{GaugeVec, GroupMetric, LabelSet, MetricValue, Registry, SeriesSnapshot, Source};
+use super::{GaugeVec, LabelSet, MetricValue, Registry, SeriesSnapshot, Source};
 use crate::Error;
 
 /// The kernel counts CPU time and process start in clock ticks of `USER_HZ`, which is 100
@@ -107,7 +108,7 @@ fn register_from(
     if group.is_empty() {
         return Ok(());
     }
-    registry.__register_group(group, location)
+    registry.register_group(group, location)
 }
 
 /// The build the running service comes from, exposed as the gauge
@@ -158,6 +159,18 @@ impl BuildInfo {
             family,
         )
     }
+}
+
+/// The first of `values` set and not empty, for the commit and branch of
+/// `rustform::build_info!`. Not a public API.
+#[doc(hidden)]
+pub fn first_set(values: &[Option<&str>]) -> String {
+    values
+        .iter()
+        .flatten()
+        .find(|v| !v.is_empty())
+        .map(|v| (*v).to_owned())
+        .unwrap_or_default()
 }
 
 /// `build_info`'s labels. A private type, so the public `LabelSet` trait does not list

@@ -56,12 +56,15 @@ struct Inner {
 
 #[derive(Default)]
 struct Families {
-    list: Vec<Arc<Family>>,
+    list: Vec<Arc<RegisteredFamily>>,
     /// Every name a family's samples use, and the family that owns it.
     taken: HashMap<Box<str>, usize>,
 }
 
-pub(crate) struct Family {
+/// A family as the registry holds it: its name, help and unit, its series (the source),
+/// where it was registered, and its exposition headers, written once. Not to be confused
+/// with [`Family`](super::family::Family), the series of one labeled metric.
+pub(crate) struct RegisteredFamily {
     pub(crate) base: Box<str>,
     pub(crate) help: Box<str>,
     pub(crate) unit: Option<Box<str>>,
@@ -124,9 +127,8 @@ impl Registry {
     }
 
     /// Registers several families at once: either all of them or, on the first problem,
-    /// none. `#[derive(AppMetrics)]` registers a struct's metrics with it.
-    #[doc(hidden)]
-    pub fn __register_group(
+    /// none.
+    pub(crate) fn register_group(
         &self,
         group: Vec<(&str, &str, Option<&str>, GroupMetric)>,
         location: &'static Location<'static>,
@@ -264,7 +266,7 @@ impl Registry {
         not(feature = "prometheus"),
         allow(dead_code, reason = "read by the prometheus interoperation")
     )]
-    pub(crate) fn families(&self) -> Vec<Arc<Family>> {
+    pub(crate) fn families(&self) -> Vec<Arc<RegisteredFamily>> {
         let families = self
             .inner
             .families
@@ -292,8 +294,8 @@ impl std::fmt::Debug for Registry {
     }
 }
 
-/// A metric on its way into [`Registry::__register_group`].
-#[doc(hidden)]
+/// A metric on its way into a group registration, all or nothing: the derive's
+/// [`register_group`](super::app_metric::register_group), and the declared metrics'.
 pub struct GroupMetric(MetricType, Box<dyn Source>);
 
 impl GroupMetric {
@@ -317,7 +319,7 @@ struct Pending<'a> {
 fn prepare(
     p: Pending<'_>,
     location: &'static Location<'static>,
-) -> Result<(Family, Vec<String>), Error> {
+) -> Result<(RegisteredFamily, Vec<String>), Error> {
     let Pending {
         name,
         help,
@@ -372,7 +374,7 @@ fn prepare(
         metric_type,
         Format::OpenMetrics,
     );
-    let family = Family {
+    let family = RegisteredFamily {
         base: base.into(),
         help: help.into(),
         unit: unit.map(Into::into),
@@ -385,7 +387,7 @@ fn prepare(
     Ok((family, names))
 }
 
-impl Family {
+impl RegisteredFamily {
     /// The name users see: with `_total` for a counter.
     fn display_name(&self) -> String {
         match self.metric_type {

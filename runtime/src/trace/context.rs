@@ -87,7 +87,7 @@ pub(crate) struct OtelIdsLayer;
 
 /// Marks a span whose ids are OpenTelemetry's, with its sampling decision.
 #[cfg(feature = "otel")]
-struct Adopted(super::gate::Entered);
+struct Adopted(super::unseen_spans::Entered);
 
 #[cfg(feature = "otel")]
 impl<S> Layer<S> for OtelIdsLayer
@@ -101,14 +101,14 @@ where
         };
         let mut extensions = span.extensions_mut();
         if let Some(adopted) = extensions.get_mut::<Adopted>() {
-            super::gate::enter(adopted.0);
+            super::unseen_spans::enter(adopted.0);
             return;
         }
         let current = opentelemetry::Context::current();
         let otel = current.span();
         let context = otel.span_context();
         let state = if !context.is_valid() {
-            super::gate::Entered::Unknown
+            super::unseen_spans::Entered::Unknown
         } else {
             let ids = TraceContext {
                 trace_id: context.trace_id().to_bytes(),
@@ -119,17 +119,17 @@ where
                 None => extensions.insert(Ids(ids)),
             }
             if context.is_sampled() {
-                super::gate::Entered::Sampled
+                super::unseen_spans::Entered::Sampled
             } else {
-                super::gate::Entered::Unsampled
+                super::unseen_spans::Entered::Unsampled
             }
         };
         extensions.insert(Adopted(state));
-        super::gate::enter(state);
+        super::unseen_spans::enter(state);
     }
 
     fn on_exit(&self, _id: &Id, _ctx: Context<'_, S>) {
-        super::gate::exit();
+        super::unseen_spans::exit();
     }
 }
 

@@ -20,10 +20,10 @@
 //! as one layer for a subscriber the program builds itself.
 
 mod context;
-pub(crate) mod gate;
 pub(crate) mod ids;
 mod json;
 mod sampling;
+pub(crate) mod unseen_spans;
 
 use std::ffi::OsStr;
 use std::io::IsTerminal;

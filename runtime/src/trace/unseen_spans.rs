@@ -1,5 +1,5 @@
-//! Spans nobody will see are not created. With OpenTelemetry export installed, an
-//! `#[observed]` call whose span would not be sampled — its parent is unsampled, or it is
+//! Unseen spans: spans nobody will see are not created. With OpenTelemetry export
+//! installed, an `#[observed]` call whose span would not be sampled — its parent is unsampled, or it is
 //! a root and the sampler never samples roots — and whose level the logs do not write,
 //! records its metrics only: no `tracing` span, no OpenTelemetry span builder, no ids.
 //! Which traces are sampled does not change, and neither do the logs.
@@ -10,7 +10,7 @@
 
 #![cfg_attr(
     not(feature = "otlp"),
-    allow(dead_code, reason = "the gate closes only when spans are exported")
+    allow(dead_code, reason = "spans are skipped only when they are exported")
 )]
 
 use std::cell::RefCell;
@@ -22,15 +22,16 @@ use tracing_subscriber::filter::LevelFilter;
 use crate::config::{RootSampler, Sampler};
 
 /// Every span is created (no export installed, or a sampler that samples everything).
-const OPEN: u8 = 0;
+const CREATE_ALL: u8 = 0;
 /// Children follow their parent's decision; roots are created (the sampler decides).
 const FOLLOW_PARENT: u8 = 1;
 /// Children follow their parent's decision; roots are never sampled.
 const FOLLOW_PARENT_NO_ROOTS: u8 = 2;
 /// Nothing is ever sampled.
-const CLOSED: u8 = 3;
+const SKIP_ALL: u8 = 3;
 
-static GATE: AtomicU8 = AtomicU8::new(OPEN);
+/// Which spans are skipped: one of the four policies above.
+static POLICY: AtomicU8 = AtomicU8::new(CREATE_ALL);
 
 /// The most verbose level the logs write: `0` for none, `1` ERROR … `5` TRACE.
 static LOGS_MAX: AtomicU8 = AtomicU8::new(5);
@@ -50,31 +51,31 @@ thread_local! {
     static ENTERED: RefCell<Vec<Entered>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Closes the gate to what `sampler` would not sample, for spans more verbose than what
-/// the logs write (`logs` is the log filter's most verbose level).
-pub(crate) fn configure(sampler: Sampler, logs: Option<LevelFilter>) {
+/// Skips the spans `sampler` would not sample, for spans more verbose than what the logs
+/// write (`logs` is the log filter's most verbose level).
+pub(crate) fn skip_unseen(sampler: Sampler, logs: Option<LevelFilter>) {
     let roots_never = match sampler.root {
         RootSampler::AlwaysOff => true,
         RootSampler::TraceIdRatio(ratio) => ratio <= 0.0 || ratio.is_nan(),
         RootSampler::AlwaysOn => false,
     };
-    let gate = match (sampler.parent_based, roots_never) {
+    let policy = match (sampler.parent_based, roots_never) {
         (true, false) => FOLLOW_PARENT,
         (true, true) => FOLLOW_PARENT_NO_ROOTS,
         // Without a parent-based sampler, every span is a root to it.
-        (false, true) => CLOSED,
-        (false, false) => OPEN,
+        (false, true) => SKIP_ALL,
+        (false, false) => CREATE_ALL,
     };
     LOGS_MAX.store(
         filter_rank(logs.unwrap_or(LevelFilter::TRACE)),
         Ordering::Relaxed,
     );
-    GATE.store(gate, Ordering::Release);
+    POLICY.store(policy, Ordering::Release);
 }
 
-/// Opens the gate again, when the export that closed it shuts down.
-pub(crate) fn open() {
-    GATE.store(OPEN, Ordering::Release);
+/// Creates every span again, when the export that skipped some shuts down.
+pub(crate) fn create_every_span() {
+    POLICY.store(CREATE_ALL, Ordering::Release);
 }
 
 fn filter_rank(filter: LevelFilter) -> u8 {
@@ -97,35 +98,35 @@ fn level_rank(level: Level) -> u8 {
 /// Whether an `#[observed]` call at `level` creates its span.
 #[inline]
 pub fn span_wanted(level: Level) -> bool {
-    let gate = GATE.load(Ordering::Relaxed);
-    if gate == OPEN {
+    let policy = POLICY.load(Ordering::Relaxed);
+    if policy == CREATE_ALL {
         return true;
     }
-    decide(gate, LOGS_MAX.load(Ordering::Relaxed), level, || {
+    decide(policy, LOGS_MAX.load(Ordering::Relaxed), level, || {
         ENTERED
             .try_with(|entered| entered.borrow().last().copied())
             .unwrap_or(Some(Entered::Unknown))
     })
 }
 
-/// The decision, from the gate, the logs' most verbose level, the call's level and the
+/// The decision, from the policy, the logs' most verbose level, the call's level and the
 /// thread's innermost exported span (`None` outside any).
 fn decide(
-    gate: u8,
+    policy: u8,
     logs_max: u8,
     level: Level,
     innermost: impl FnOnce() -> Option<Entered>,
 ) -> bool {
-    if gate == OPEN || level_rank(level) <= logs_max {
+    if policy == CREATE_ALL || level_rank(level) <= logs_max {
         return true;
     }
-    if gate == CLOSED {
+    if policy == SKIP_ALL {
         return false;
     }
     match innermost() {
         Some(Entered::Sampled | Entered::Unknown) => true,
         Some(Entered::Unsampled) => false,
-        None => gate != FOLLOW_PARENT_NO_ROOTS,
+        None => policy != FOLLOW_PARENT_NO_ROOTS,
     }
 }
 
@@ -146,23 +147,23 @@ mod tests {
     const WARN: u8 = 2;
 
     #[test]
-    fn an_open_gate_or_a_written_level_creates_every_span() {
+    fn creating_all_or_a_written_level_creates_every_span() {
         for innermost in [None, Some(Entered::Unsampled)] {
-            assert!(decide(OPEN, WARN, Level::INFO, || innermost));
+            assert!(decide(CREATE_ALL, WARN, Level::INFO, || innermost));
             // Logs at INFO write the span: it is created, sampled or not.
             assert!(decide(FOLLOW_PARENT_NO_ROOTS, 3, Level::INFO, || innermost));
-            assert!(decide(CLOSED, WARN, Level::WARN, || innermost));
+            assert!(decide(SKIP_ALL, WARN, Level::WARN, || innermost));
         }
     }
 
     #[test]
     fn children_follow_their_parent() {
-        for gate in [FOLLOW_PARENT, FOLLOW_PARENT_NO_ROOTS] {
-            assert!(decide(gate, WARN, Level::INFO, || Some(Entered::Sampled)));
-            assert!(!decide(gate, WARN, Level::INFO, || Some(
+        for policy in [FOLLOW_PARENT, FOLLOW_PARENT_NO_ROOTS] {
+            assert!(decide(policy, WARN, Level::INFO, || Some(Entered::Sampled)));
+            assert!(!decide(policy, WARN, Level::INFO, || Some(
                 Entered::Unsampled
             )));
-            assert!(decide(gate, WARN, Level::INFO, || Some(Entered::Unknown)));
+            assert!(decide(policy, WARN, Level::INFO, || Some(Entered::Unknown)));
         }
     }
 
@@ -170,7 +171,7 @@ mod tests {
     fn roots_are_skipped_only_when_never_sampled() {
         assert!(decide(FOLLOW_PARENT, WARN, Level::INFO, || None));
         assert!(!decide(FOLLOW_PARENT_NO_ROOTS, WARN, Level::INFO, || None));
-        assert!(!decide(CLOSED, WARN, Level::INFO, || Some(
+        assert!(!decide(SKIP_ALL, WARN, Level::INFO, || Some(
             Entered::Sampled
         )));
     }

@@ -1,4 +1,10 @@
-//! `rustform::init()`: one call that installs what the configuration asks for.
+//! Installing rustform: [`init()`], one call that installs what the configuration asks
+//! for; the [`Observability`] builder it stands for; and the [`Guard`] that shuts it all
+//! down.
+//!
+//! This is the top layer and the only module that wires the others together (logs,
+//! metrics, exporters, endpoint, shutdown), so none of them has to know about another
+//! above it, and the order of installation and of shutdown is written in one place.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -476,7 +482,7 @@ impl Notes {
 /// The service name rustform resolved: set in code, else the configuration's (after
 /// the environment), else the name of the only crate with observed functions.
 fn service_name(config: &Config) -> Option<String> {
-    crate::observe::SERVICE_NAME
+    crate::observed::SERVICE_NAME
         .get()
         .cloned()
         .or_else(|| config.service_name().map(str::to_owned))
@@ -514,7 +520,7 @@ fn build_info(config: &Config, build: Option<&metrics::BuildInfo>) -> metrics::B
 
 /// The crate name of the observed functions, if they all come from one crate.
 fn only_crate_name() -> Option<String> {
-    let mut names = crate::observe::OBSERVED_FUNCTIONS
+    let mut names = crate::observed::OBSERVED_FUNCTIONS
         .iter()
         .map(|site| site.info().crate_name);
     let first = names.next()?;
@@ -524,7 +530,7 @@ fn only_crate_name() -> Option<String> {
 /// The version of the crate whose observed functions carry `service_name`, or of the
 /// only crate with observed functions.
 fn crate_version(service_name: &str) -> Option<String> {
-    let infos: Vec<_> = crate::observe::OBSERVED_FUNCTIONS
+    let infos: Vec<_> = crate::observed::OBSERVED_FUNCTIONS
         .iter()
         .map(|site| site.info())
         .collect();

@@ -1,9 +1,19 @@
-//! Descriptions of declared metrics, for `describe()`, the catalog and the generators;
-//! and how `#[derive(AppMetrics)]` builds each field.
+//! The fields of a `#[derive(AppMetrics)]` struct: the [`AppMetric`] types, how each is
+//! built, and the [`MetricDescription`] its `describe()` gives the catalog and the
+//! generators.
+//!
+//! The derive writes a struct's descriptions and registration as calls into this module,
+//! through `rustform::__private`, so the generated code stays a list of fields and the
+//! rules (a histogram's default buckets, registering all or nothing, what a failed
+//! `global()` does) are written once, here.
+
+use std::panic::Location;
 
 use super::buckets::DEFAULT_BUCKETS;
 use super::family::DEFAULT_CARDINALITY_LIMIT;
-use super::{Buckets, Counter, Gauge, Histogram, LabelSet, MetricType, MetricVec};
+use super::registry::GroupMetric;
+use super::{Buckets, Counter, Gauge, Histogram, LabelSet, MetricType, MetricVec, Registry};
+use crate::Error;
 
 /// One declared metric: what `/metrics` will show for it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -117,3 +127,68 @@ impl<L: LabelSet> AppMetric for MetricVec<L, Histogram> {
         Self::with_cardinality_limit(buckets, limit.unwrap_or(DEFAULT_CARDINALITY_LIMIT))
     }
 }
+
+/// A field's description, for `#[derive(AppMetrics)]`; `buckets` as declared. Not a
+/// public API.
+#[doc(hidden)]
+pub const fn describe_metric<T: AppMetric>(
+    name: &'static str,
+    help: &'static str,
+    unit: Option<&'static str>,
+    buckets: Option<&'static [f64]>,
+) -> MetricDescription {
+    MetricDescription {
+        name,
+        help,
+        metric_type: T::TYPE,
+        unit,
+        labels: T::LABELS,
+        buckets: match buckets {
+            Some(declared) => Some(declared),
+            None => T::DEFAULT_BUCKETS,
+        },
+    }
+}
+
+/// A field's metric on its way into [`register_group`]. Not a public API.
+#[doc(hidden)]
+pub fn group_metric<T: AppMetric>(metric: &T) -> GroupMetric {
+    GroupMetric::new(metric.clone())
+}
+
+/// Registers a struct's metrics (name, help, unit, metric) in `registry`: either all of
+/// them or, on the first problem, none. Not a public API.
+#[doc(hidden)]
+pub fn register_group(
+    registry: &Registry,
+    group: Vec<(&str, &str, Option<&str>, GroupMetric)>,
+    location: &'static Location<'static>,
+) -> Result<(), Error> {
+    registry.register_group(group, location)
+}
+
+/// Reports that a struct's `global()` could not register its metrics: they count, but are
+/// not exposed. Not a public API.
+#[doc(hidden)]
+pub fn registration_failed(group: &str, error: &Error) {
+    tracing::error!(target: "rustform", group, %error, "metrics are counted but not exposed");
+}
+
+/// One `#[derive(AppMetrics)]` or `app_metrics!` struct, as its generated code adds it
+/// to [`METRIC_GROUPS`]. Not a public API.
+#[doc(hidden)]
+pub struct GroupEntry {
+    /// The struct's name.
+    pub name: &'static str,
+    /// `module_path!()` where it is declared.
+    pub module: &'static str,
+    /// Its `describe()`.
+    pub describe: fn() -> &'static [MetricDescription],
+}
+
+/// Every `AppMetrics` struct of the program, for the catalog: each adds its entry at
+/// link time. Not a public API.
+#[doc(hidden)]
+#[allow(unsafe_code)] // linkme places the slice in a link section
+#[linkme::distributed_slice]
+pub static METRIC_GROUPS: [GroupEntry];
