@@ -6,10 +6,10 @@
 //! 0. `config` (the rustform-config crate), `clock`
 //! 1. `metrics` (the core, the registry, the encoders), `error`, `error_label`, `gzip`,
 //!    `tls`
-//! 2. `trace`, `observe` (the runtime half of `#[observed]`), `catalog`, `objective`,
+//! 2. `trace`, `observed` (the runtime half of `#[observed]`), `catalog`, `objective`,
 //!    `health`, `auth`
 //! 3. `endpoint`, `export`, `http`, `shutdown`
-//! 4. `observability` (`init`, `Guard`) and `lib.rs`'s `__private`, the only ones that
+//! 4. `install` (`init`, `Guard`) and `lib.rs`'s `__private`, the only ones that
 //!    wire the others together.
 
 use std::collections::BTreeMap;
@@ -26,7 +26,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("tls", 1),
     ("objective", 2),
     ("trace", 2),
-    ("observe", 2),
+    ("observed", 2),
     ("catalog", 2),
     ("health", 2),
     ("auth", 2),
@@ -34,15 +34,15 @@ const LAYERS: &[(&str, u8)] = &[
     ("export", 3),
     ("http", 3),
     ("shutdown", 3),
-    ("observability", 4),
+    ("install", 4),
     ("__private", 4),
 ];
 
 /// Same-layer dependencies that are allowed (never both ways).
 const SIDEWAYS: &[(&str, &str)] = &[
-    ("catalog", "observe"),
+    ("catalog", "observed"),
     ("catalog", "objective"),
-    ("observe", "objective"),
+    ("observed", "objective"),
 ];
 
 /// The `crate::x` module names in `text`, its tests left out.
