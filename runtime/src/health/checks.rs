@@ -15,7 +15,7 @@ use tokio::task::{AbortHandle, JoinHandle};
 use tokio::time::Instant;
 
 use super::external::{self, HttpCheck};
-use super::registry::{self, CheckFn, CheckFuture, Registry};
+use super::registry::{self, CheckFn, CheckFuture, CheckRegistry};
 use super::report::{CheckReport, Report, Status, human};
 use crate::Error;
 use crate::config::{Health, HealthCheckKind};
@@ -59,7 +59,7 @@ struct Inner {
     configured: Vec<Configured>,
     /// Whether the checks registered in code that `configured` does not name run too.
     unlisted: bool,
-    registry: Registry,
+    registry: CheckRegistry,
     /// Shared by every `http://` check; present when there is one.
     client: Option<Client>,
     in_flight: InFlight,
@@ -162,7 +162,7 @@ impl Checks {
     }
 
     /// [`Checks::from_config`] over another registry (the tests' own).
-    pub(crate) fn with_registry(health: &Health, registry: Registry) -> Result<Checks, Error> {
+    pub(crate) fn with_registry(health: &Health, registry: CheckRegistry) -> Result<Checks, Error> {
         if !health.enabled {
             return Ok(Checks::empty());
         }
@@ -224,7 +224,7 @@ impl Checks {
             inner: Arc::new(Inner {
                 configured: Vec::new(),
                 unlisted: false,
-                registry: Registry::default(),
+                registry: CheckRegistry::default(),
                 client: None,
                 in_flight: Mutex::default(),
             }),
@@ -516,7 +516,7 @@ mod tests {
             .health
     }
 
-    fn checks(yaml: &str, registry: &Registry) -> Checks {
+    fn checks(yaml: &str, registry: &CheckRegistry) -> Checks {
         Checks::with_registry(&health(yaml), registry.clone()).unwrap()
     }
 
@@ -530,7 +530,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_registered_check_runs_by_handler_or_name() {
-        let registry = Registry::default();
+        let registry = CheckRegistry::default();
         registry.insert("check_business_health", || async { Ok(()) });
         registry.insert("database", || async { Err("pool exhausted".to_owned()) });
         let checks = checks(
@@ -550,7 +550,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_missing_handler_says_how_to_register_it() {
-        let registry = Registry::default();
+        let registry = CheckRegistry::default();
         let checks = checks(
             "observability:\n  health:\n    checks:\n      \
              - {type: database, name: orders_db}\n",
@@ -574,7 +574,7 @@ mod tests {
 
     #[tokio::test]
     async fn unlisted_registered_checks_are_critical_and_listed_ones_run_once() {
-        let registry = Registry::default();
+        let registry = CheckRegistry::default();
         registry.insert("zeta", || async { Ok(()) });
         registry.insert("alpha", || async { Err("down".to_owned()) });
         registry.insert("check_cache", || async { Err("cold".to_owned()) });
@@ -594,7 +594,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_slow_check_times_out_and_does_not_hold_the_others() {
-        let registry = Registry::default();
+        let registry = CheckRegistry::default();
         registry.insert("slow", || async {
             tokio::time::sleep(Duration::from_secs(3_600)).await;
             Ok(())
@@ -619,7 +619,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn checks_run_concurrently() {
-        let registry = Registry::default();
+        let registry = CheckRegistry::default();
         for name in ["a", "b", "c"] {
             registry.insert(name, || async {
                 tokio::time::sleep(Duration::from_secs(1)).await;
@@ -634,8 +634,8 @@ mod tests {
     }
 
     /// A registry with one check, "slow", that counts its runs and takes a second.
-    fn counted_slow_check() -> (Registry, Arc<AtomicUsize>) {
-        let registry = Registry::default();
+    fn counted_slow_check() -> (CheckRegistry, Arc<AtomicUsize>) {
+        let registry = CheckRegistry::default();
         let calls = Arc::new(AtomicUsize::new(0));
         let counter = calls.clone();
         registry.insert("slow", move || {
@@ -682,7 +682,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_panicking_check_fails_and_the_next_run_is_unaffected() {
-        let registry = Registry::default();
+        let registry = CheckRegistry::default();
         let calls = Arc::new(AtomicUsize::new(0));
         let counter = calls.clone();
         registry.insert("flaky", move || {
@@ -711,7 +711,7 @@ mod tests {
 
     #[tokio::test]
     async fn disabled_and_empty_have_no_checks() {
-        let registry = Registry::default();
+        let registry = CheckRegistry::default();
         registry.insert("anything", || async { Err("down".to_owned()) });
         let disabled = checks("observability:\n  health:\n    enabled: false\n", &registry);
         assert!(disabled.run().await.checks.is_empty());
@@ -728,7 +728,7 @@ mod tests {
              - {type: external_service, name: b, url: \"http://b/health\"}\n",
         );
         health.checks[1].url = Some("http://user:pw@exa mple/?token=t".to_owned());
-        let error = Checks::with_registry(&health, Registry::default()).unwrap_err();
+        let error = Checks::with_registry(&health, CheckRegistry::default()).unwrap_err();
         let text = error.to_string();
         assert!(matches!(error, Error::Install { .. }), "{error:?}");
         assert!(
@@ -738,7 +738,7 @@ mod tests {
         assert!(!text.contains("pw") && !text.contains("token"), "{text}");
 
         health.checks[1].url = None;
-        let text = Checks::with_registry(&health, Registry::default())
+        let text = Checks::with_registry(&health, CheckRegistry::default())
             .unwrap_err()
             .to_string();
         assert!(

@@ -13,17 +13,17 @@ pub(crate) type CheckFn = Arc<dyn Fn() -> CheckFuture + Send + Sync>;
 
 /// Checks by name, sorted so that unlisted checks are reported in a stable order.
 #[derive(Clone, Default)]
-pub(crate) struct Registry {
+pub(crate) struct CheckRegistry {
     checks: Arc<RwLock<BTreeMap<String, CheckFn>>>,
 }
 
 /// The process-wide registry that [`super::register`] fills.
-pub(crate) fn global() -> &'static Registry {
-    static GLOBAL: LazyLock<Registry> = LazyLock::new(Registry::default);
+pub(crate) fn global() -> &'static CheckRegistry {
+    static GLOBAL: LazyLock<CheckRegistry> = LazyLock::new(CheckRegistry::default);
     &GLOBAL
 }
 
-impl Registry {
+impl CheckRegistry {
     /// Adds or replaces the check named `name`.
     pub(crate) fn insert<F, Fut>(&self, name: &str, check: F)
     where
@@ -54,7 +54,7 @@ mod tests {
 
     #[test]
     fn registering_again_replaces() {
-        let registry = Registry::default();
+        let registry = CheckRegistry::default();
         registry.insert("db", || async { Err("first".to_owned()) });
         registry.insert("db", || async { Ok(()) });
         let checks = registry.snapshot();
@@ -67,7 +67,7 @@ mod tests {
 
     #[test]
     fn sorted_by_name() {
-        let registry = Registry::default();
+        let registry = CheckRegistry::default();
         for name in ["b", "c", "a"] {
             registry.insert(name, || async { Ok(()) });
         }
