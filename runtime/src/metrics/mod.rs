@@ -5,8 +5,8 @@
 //! The core is rustform's own: each metric's atomics are striped across cache lines so
 //! threads do not contend, labeled metrics with enum labels are arrays indexed without
 //! hashing, and the exposition is written straight from the atomics. Through
-//! [`prometheus::core::Collector`] (feature `prometheus`, on by default) a rustform
-//! [`Registry`] also plugs into a `prometheus::Registry`.
+//! `prometheus::core::Collector` (feature `prometheus`) a rustform [`Registry`] also plugs
+//! into a `prometheus::Registry`.
 //!
 //! ```
 //! use rustform::metrics::{default_registry, Counter};
