@@ -70,7 +70,7 @@ fn fields(input: &DeriveInput, cx: &Ctxt) -> Vec<Field> {
                 cx.error(
                     unnamed.span(),
                     "`LabelSet` needs named fields: each field's name is a label name. \
-                         Write `struct Labels { route: &'static str }`",
+                     Write `struct Labels { route: &'static str }`",
                 );
                 None
             }
@@ -78,7 +78,7 @@ fn fields(input: &DeriveInput, cx: &Ctxt) -> Vec<Field> {
                 cx.error(
                     input.ident.span(),
                     "`LabelSet` needs named fields: each field's name is a label name. \
-                         Write `struct Labels { route: &'static str }`",
+                     Write `struct Labels { route: &'static str }`",
                 );
                 None
             }
@@ -87,7 +87,7 @@ fn fields(input: &DeriveInput, cx: &Ctxt) -> Vec<Field> {
             cx.error(
                 e.enum_token.span(),
                 "`LabelSet` is derived for a struct of labels, one per field; for an enum \
-                     of label values, derive `LabelValue`",
+                 of label values, derive `LabelValue`",
             );
             None
         }
@@ -95,7 +95,7 @@ fn fields(input: &DeriveInput, cx: &Ctxt) -> Vec<Field> {
             cx.error(
                 u.union_token.span(),
                 "`LabelSet` is derived for a struct of labels, one per field, not for a \
-                     union",
+                 union",
             );
             None
         }
@@ -104,7 +104,7 @@ fn fields(input: &DeriveInput, cx: &Ctxt) -> Vec<Field> {
         cx.error(
             param.span(),
             "`LabelSet` cannot be generic: its label names and cardinality are fixed when \
-                 it is compiled; remove the parameter and name the types in the fields",
+             it is compiled; remove the parameter and name the types in the fields",
         );
     }
     let mut parsed = Vec::new();
@@ -152,7 +152,7 @@ fn check(fields: &[Field], cx: &Ctxt) {
                 span,
                 format!(
                     "`{}` and `{}` are both labeled `{name}`; give one of them another \
-                         `#[label(rename = \"...\")]`",
+                     `#[label(rename = \"...\")]`",
                     f.ident(),
                     first.ident()
                 ),

@@ -83,7 +83,7 @@ fn try_derive(input: &DeriveInput) -> Result<TokenStream, (syn::Error, TokenStre
                 v.fields.span(),
                 format!(
                     "`LabelValue` needs fieldless variants, but `{}` has fields: a label takes one \
-                         of a fixed set of values. Remove the fields, or use a `String` label",
+                     of a fixed set of values. Remove the fields, or use a `String` label",
                     v.ident
                 ),
             );
@@ -117,7 +117,7 @@ fn try_derive(input: &DeriveInput) -> Result<TokenStream, (syn::Error, TokenStre
                 v.rename.as_ref().map_or(v.ident.span(), |r| r.span()),
                 format!(
                     "`{}` and `{}` would both be labeled \"{label}\"; give one of them \
-                         another `#[label(rename = \"...\")]`",
+                     another `#[label(rename = \"...\")]`",
                     other.ident, v.ident
                 ),
             );

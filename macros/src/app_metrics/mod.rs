@@ -53,7 +53,7 @@ fn options(input: &DeriveInput, cx: &Ctxt) -> Options {
         cx.error(
             attr.path().span(),
             "`#[metric(...)]` goes on a field; on the struct, write `#[metrics(...)]` \
-                 (with an `s`)",
+             (with an `s`)",
         );
     }
     let mut input = input.clone();
@@ -107,7 +107,7 @@ fn group(
         cx.error(
             param.span(),
             "`AppMetrics` cannot be generic: its metric names and types are fixed when it \
-                 is compiled; remove the parameter and name the types in the fields",
+             is compiled; remove the parameter and name the types in the fields",
         );
     }
     let mut metrics = Vec::new();
@@ -116,7 +116,7 @@ fn group(
             cx.error(
                 attr.path().span(),
                 "`#[metrics(...)]` goes on the struct; on a field, write `#[metric(...)]` \
-                     (without the `s`)",
+                 (without the `s`)",
             );
         }
         let mut field = field.clone();

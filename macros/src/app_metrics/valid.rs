@@ -93,7 +93,7 @@ fn check_metric(metric: &Metric, prefix: Option<&str>, cx: &Ctxt) {
             help.span(),
             format!(
                 "the help text of `{}` is empty: say what it measures, such as \
-                     `help = \"Orders placed\"`",
+                 `help = \"Orders placed\"`",
                 metric.ident()
             ),
         );
@@ -102,7 +102,7 @@ fn check_metric(metric: &Metric, prefix: Option<&str>, cx: &Ctxt) {
             metric.ident().span(),
             format!(
                 "metric `{}` has no help text: add a doc comment saying what it measures \
-                     (`/// Orders placed`) or `#[metric(help = \"...\")]`",
+                 (`/// Orders placed`) or `#[metric(help = \"...\")]`",
                 metric.ident()
             ),
         );
@@ -123,7 +123,7 @@ fn check_metric(metric: &Metric, prefix: Option<&str>, cx: &Ctxt) {
         cx.error(
             metric.name_span(),
             "metric names starting with `__` are reserved for Prometheus' own use; choose a \
-                 name without the leading underscores",
+             name without the leading underscores",
         );
     }
     if let Some(unit) = &field.unit
@@ -154,7 +154,7 @@ fn check_metric(metric: &Metric, prefix: Option<&str>, cx: &Ctxt) {
                 limit.key,
                 format!(
                     "`cardinality_limit` only applies to labeled metrics, and `{}` has no \
-                         labels; remove it",
+                     labels; remove it",
                     metric.ident()
                 ),
             );
@@ -162,7 +162,7 @@ fn check_metric(metric: &Metric, prefix: Option<&str>, cx: &Ctxt) {
             cx.error(
                 limit.value_span,
                 "the cardinality limit must be at least 1: it is the number of series \
-                     the metric may hold",
+                 the metric may hold",
             );
         }
     }

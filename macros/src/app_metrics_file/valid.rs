@@ -17,9 +17,9 @@ pub(crate) fn check(path: &LitStr, file: &File, cx: &Ctxt) {
             path.span(),
             format!(
                 "{origin} declares no metrics under custom_metrics, so there is nothing to \
-                     generate: declare them there (`custom_metrics: {{ counters: [{{ name: \
-                     orders_total, description: \"Orders processed\", labels: [status] }}] }}`) \
-                     or remove `app_metrics!`"
+                 generate: declare them there (`custom_metrics: {{ counters: [{{ name: \
+                 orders_total, description: \"Orders processed\", labels: [status] }}] }}`) \
+                 or remove `app_metrics!`"
             ),
         );
     }
@@ -37,7 +37,7 @@ fn check_fields(path: &LitStr, origin: &str, file: &File, cx: &Ctxt) {
                 path.span(),
                 format!(
                     "{origin}: {}.name: {:?} and {:?} (at {}) would both be the field \
-                         `{field}`; rename one of them",
+                     `{field}`; rename one of them",
                     metric.path, metric.name, first.name, first.path,
                 ),
             );
@@ -101,7 +101,7 @@ mod tests {
             found,
             [
                 "rustform.yml: g[1].name: \"self_\" and \"self\" (at g[0]) would both be the field \
-              `self_`; rename one of them"
+                 `self_`; rename one of them"
             ]
         );
     }
