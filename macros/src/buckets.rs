@@ -5,6 +5,8 @@ use proc_macro2::Span;
 use syn::spanned::Spanned;
 use syn::{Expr, ExprCall, Lit};
 
+use crate::ctxt::Ctxt;
+
 /// Upper bounds, each with the span of the token that produced it.
 #[derive(Clone)]
 pub(crate) struct BucketSpec {
@@ -17,21 +19,19 @@ impl BucketSpec {
     pub(crate) fn parse(expr: &Expr) -> syn::Result<BucketSpec> {
         match expr {
             Expr::Array(array) => {
-                let mut errors: Option<syn::Error> = None;
+                let cx = Ctxt::new();
                 let mut bounds = Vec::new();
                 for elem in &array.elems {
                     match number(elem) {
                         Ok(v) => bounds.push((v, elem.span())),
-                        Err(e) => combine(&mut errors, e),
+                        Err(e) => cx.syn_error(e),
                     }
                 }
-                match errors {
-                    Some(e) => Err(e),
-                    None => Ok(BucketSpec {
-                        bounds,
-                        span: array.span(),
-                    }),
-                }
+                cx.check()?;
+                Ok(BucketSpec {
+                    bounds,
+                    span: array.span(),
+                })
             }
             Expr::Call(call) => Self::series(call),
             other => Err(syn::Error::new(
@@ -106,20 +106,17 @@ impl BucketSpec {
     }
 
     /// Every problem with the bounds: none at all, not finite, not strictly ascending.
-    pub(crate) fn check(&self) -> syn::Result<()> {
+    pub(crate) fn check(&self, cx: &Ctxt) {
         if self.bounds.is_empty() {
-            return Err(syn::Error::new(
+            cx.error(
                 self.span,
                 "buckets cannot be empty: give at least one upper bound, e.g. `[0.1, 0.5, 1.0]`",
-            ));
+            );
+            return;
         }
-        let mut errors = None;
         for (v, span) in &self.bounds {
             if !v.is_finite() {
-                combine(
-                    &mut errors,
-                    syn::Error::new(*span, "bucket bounds must be finite; `+Inf` is implicit"),
-                );
+                cx.error(*span, "bucket bounds must be finite; `+Inf` is implicit");
             }
         }
         for pair in self.bounds.windows(2) {
@@ -133,9 +130,8 @@ impl BucketSpec {
             } else {
                 continue;
             };
-            combine(&mut errors, syn::Error::new(span, message));
+            cx.error(span, message);
         }
-        errors.map_or(Ok(()), Err)
     }
 
     pub(crate) fn values(&self) -> Vec<f64> {
@@ -199,13 +195,5 @@ fn count(expr: &Expr) -> syn::Result<usize> {
             other.span(),
             "expected the number of buckets, an integer",
         )),
-    }
-}
-
-/// Adds `error` to the collected errors.
-pub(crate) fn combine(errors: &mut Option<syn::Error>, error: syn::Error) {
-    match errors {
-        Some(existing) => existing.combine(error),
-        None => *errors = Some(error),
     }
 }

@@ -5,7 +5,7 @@ use quote::{ToTokens, quote};
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Expr, Lit, LitStr};
 
-use crate::buckets::combine;
+use crate::ctxt::Ctxt;
 use crate::names::snake_case;
 
 pub(crate) fn derive(input: DeriveInput) -> TokenStream {
@@ -41,9 +41,9 @@ fn try_derive(input: &DeriveInput) -> syn::Result<TokenStream> {
              implement `rustform::ErrorLabel` by hand",
         ));
     };
-    let mut errors = None;
+    let cx = Ctxt::new();
     let krate = krate(input).unwrap_or_else(|e| {
-        combine(&mut errors, e);
+        cx.syn_error(e);
         quote!(::rustform)
     });
     let mut arms = Vec::new();
@@ -53,13 +53,13 @@ fn try_derive(input: &DeriveInput) -> syn::Result<TokenStream> {
             Ok(Some(lit)) => {
                 let value = lit.value();
                 if let Some(problem) = label_value_problem(&value) {
-                    combine(&mut errors, syn::Error::new(lit.span(), problem));
+                    cx.error(lit.span(), problem);
                 }
                 value
             }
             Ok(None) => snake_case(&variant.ident.to_string()),
             Err(e) => {
-                combine(&mut errors, e);
+                cx.syn_error(e);
                 continue;
             }
         };
@@ -67,9 +67,7 @@ fn try_derive(input: &DeriveInput) -> syn::Result<TokenStream> {
         let ident = &variant.ident;
         arms.push(quote!(Self::#ident { .. } => #label,));
     }
-    if let Some(error) = errors {
-        return Err(error);
-    }
+    cx.check()?;
     let name = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     let body = if arms.is_empty() {

@@ -12,7 +12,7 @@ use syn::spanned::Spanned;
 use syn::{DeriveInput, Ident, LitStr, Path, Type, parse_quote};
 
 use crate::app_metrics::attr::{LABEL_SET, LABEL_SET_FIELD, known_options};
-use crate::buckets::combine;
+use crate::ctxt::Ctxt;
 use crate::names::label_name_problem;
 
 #[derive(FromDeriveInput)]
@@ -31,16 +31,16 @@ struct Field {
 }
 
 pub(crate) fn derive(input: DeriveInput) -> TokenStream {
-    let mut errors = None;
-    let options = options(&input, &mut errors);
+    let cx = Ctxt::new();
+    let options = options(&input, &cx);
     let krate = options
         .krate
         .map_or_else(|| quote!(::rustform), |p| quote!(#p));
-    let fields = fields(&input, &mut errors);
-    check(&fields, &mut errors);
-    match errors {
-        None => expand(&input, &fields, &krate),
-        Some(error) => {
+    let fields = fields(&input, &cx);
+    check(&fields, &cx);
+    match cx.check() {
+        Ok(()) => expand(&input, &fields, &krate),
+        Err(error) => {
             // The errors, and an impl without labels, so the struct's uses as a label set
             // add no error of their own.
             let mut out = error.to_compile_error();
@@ -51,84 +51,69 @@ pub(crate) fn derive(input: DeriveInput) -> TokenStream {
 }
 
 /// `#[label(...)]` on the struct; the defaults where it does not parse.
-fn options(input: &DeriveInput, errors: &mut Option<syn::Error>) -> Input {
+fn options(input: &DeriveInput, cx: &Ctxt) -> Input {
     let mut input = input.clone();
-    input.attrs = known_options(&input.attrs, &LABEL_SET, errors);
+    input.attrs = known_options(&input.attrs, &LABEL_SET, cx);
     Input::from_derive_input(&input).unwrap_or_else(|e| {
-        combine(errors, e.into());
+        cx.syn_error(e.into());
         Input { krate: None }
     })
 }
 
 /// The struct's fields, each a label; an error for anything but a non-generic struct with
 /// named fields.
-fn fields(input: &DeriveInput, errors: &mut Option<syn::Error>) -> Vec<Field> {
+fn fields(input: &DeriveInput, cx: &Ctxt) -> Vec<Field> {
     let named = match &input.data {
         syn::Data::Struct(s) => match &s.fields {
             syn::Fields::Named(named) => Some(named),
             syn::Fields::Unnamed(unnamed) => {
-                combine(
-                    errors,
-                    syn::Error::new(
-                        unnamed.span(),
-                        "`LabelSet` needs named fields: each field's name is a label name. \
-                         Write `struct Labels { route: &'static str }`",
-                    ),
+                cx.error(
+                    unnamed.span(),
+                    "`LabelSet` needs named fields: each field's name is a label name. \
+                     Write `struct Labels { route: &'static str }`",
                 );
                 None
             }
             syn::Fields::Unit => {
-                combine(
-                    errors,
-                    syn::Error::new(
-                        input.ident.span(),
-                        "`LabelSet` needs named fields: each field's name is a label name. \
-                         Write `struct Labels { route: &'static str }`",
-                    ),
+                cx.error(
+                    input.ident.span(),
+                    "`LabelSet` needs named fields: each field's name is a label name. \
+                     Write `struct Labels { route: &'static str }`",
                 );
                 None
             }
         },
         syn::Data::Enum(e) => {
-            combine(
-                errors,
-                syn::Error::new(
-                    e.enum_token.span(),
-                    "`LabelSet` is derived for a struct of labels, one per field; for an enum \
-                     of label values, derive `LabelValue`",
-                ),
+            cx.error(
+                e.enum_token.span(),
+                "`LabelSet` is derived for a struct of labels, one per field; for an enum \
+                 of label values, derive `LabelValue`",
             );
             None
         }
         syn::Data::Union(u) => {
-            combine(
-                errors,
-                syn::Error::new(
-                    u.union_token.span(),
-                    "`LabelSet` is derived for a struct of labels, one per field, not for a \
-                     union",
-                ),
+            cx.error(
+                u.union_token.span(),
+                "`LabelSet` is derived for a struct of labels, one per field, not for a \
+                 union",
             );
             None
         }
     };
     if let Some(param) = input.generics.params.first() {
-        combine(
-            errors,
-            syn::Error::new(
-                param.span(),
-                "`LabelSet` cannot be generic: its label names and cardinality are fixed when \
-                 it is compiled; remove the parameter and name the types in the fields",
-            ),
+        cx.error(
+            param.span(),
+            "`LabelSet` cannot be generic: its label names and cardinality are fixed when \
+             it is compiled; remove the parameter and name the types in the fields",
         );
     }
     let mut parsed = Vec::new();
     for field in named.into_iter().flat_map(|n| &n.named) {
         let mut field = field.clone();
-        field.attrs = known_options(&field.attrs, &LABEL_SET_FIELD, errors);
+        field.attrs = known_options(&field.attrs, &LABEL_SET_FIELD, cx);
         match Field::from_field(&field) {
             Ok(f) => parsed.push(f),
-            Err(e) => combine(errors, e.into()),
+            Err(e) => cx.syn_error(e.into()),
         }
     }
     parsed
@@ -149,7 +134,7 @@ impl Field {
 }
 
 /// Every label name valid, none twice.
-fn check(fields: &[Field], errors: &mut Option<syn::Error>) {
+fn check(fields: &[Field], cx: &Ctxt) {
     let mut names: Vec<(String, &Field)> = Vec::new();
     for f in fields {
         let (name, span) = f.label();
@@ -161,18 +146,15 @@ fn check(fields: &[Field], errors: &mut Option<syn::Error>) {
                      the label another with `#[label(rename = \"...\")]`)"
                 ),
             };
-            combine(errors, syn::Error::new(span, message));
+            cx.error(span, message);
         } else if let Some((_, first)) = names.iter().find(|(n, _)| *n == name) {
-            combine(
-                errors,
-                syn::Error::new(
-                    span,
-                    format!(
-                        "`{}` and `{}` are both labeled `{name}`; give one of them another \
-                         `#[label(rename = \"...\")]`",
-                        f.ident(),
-                        first.ident()
-                    ),
+            cx.error(
+                span,
+                format!(
+                    "`{}` and `{}` are both labeled `{name}`; give one of them another \
+                     `#[label(rename = \"...\")]`",
+                    f.ident(),
+                    first.ident()
                 ),
             );
         }

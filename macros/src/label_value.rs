@@ -7,7 +7,7 @@ use syn::spanned::Spanned;
 use syn::{DeriveInput, Fields, Ident, LitStr, Path};
 
 use crate::app_metrics::attr::{LABEL_VALUE, LABEL_VALUE_VARIANT, known_options};
-use crate::buckets::combine;
+use crate::ctxt::Ctxt;
 use crate::names::snake_case;
 
 #[derive(FromDeriveInput)]
@@ -47,11 +47,11 @@ pub(crate) fn derive(input: DeriveInput) -> TokenStream {
 }
 
 fn try_derive(input: &DeriveInput) -> Result<TokenStream, (syn::Error, TokenStream)> {
-    let mut errors = None;
+    let cx = Ctxt::new();
     let mut stripped = input.clone();
-    stripped.attrs = known_options(&input.attrs, &LABEL_VALUE, &mut errors);
+    stripped.attrs = known_options(&input.attrs, &LABEL_VALUE, &cx);
     let options = Input::from_derive_input(&stripped).unwrap_or_else(|e| {
-        combine(&mut errors, e.into());
+        cx.syn_error(e.into());
         Input { krate: None }
     });
     let krate = options
@@ -72,37 +72,28 @@ fn try_derive(input: &DeriveInput) -> Result<TokenStream, (syn::Error, TokenStre
     let data = match shape {
         Ok(data) => data,
         Err(shape) => {
-            let error = match errors {
-                Some(mut earlier) => {
-                    earlier.combine(shape);
-                    earlier
-                }
-                None => shape,
-            };
-            return Err((error, krate));
+            cx.syn_error(shape);
+            return Err((cx.check().unwrap_err(), krate));
         }
     };
     let mut variants = Vec::new();
     for v in &data.variants {
         if !matches!(v.fields, Fields::Unit) {
-            combine(
-                &mut errors,
-                syn::Error::new(
-                    v.fields.span(),
-                    format!(
-                        "`LabelValue` needs fieldless variants, but `{}` has fields: a label takes one \
-                         of a fixed set of values. Remove the fields, or use a `String` label",
-                        v.ident
-                    ),
+            cx.error(
+                v.fields.span(),
+                format!(
+                    "`LabelValue` needs fieldless variants, but `{}` has fields: a label takes one \
+                     of a fixed set of values. Remove the fields, or use a `String` label",
+                    v.ident
                 ),
             );
             continue;
         }
         let mut v = v.clone();
-        v.attrs = known_options(&v.attrs, &LABEL_VALUE_VARIANT, &mut errors);
+        v.attrs = known_options(&v.attrs, &LABEL_VALUE_VARIANT, &cx);
         match Variant::from_variant(&v) {
             Ok(variant) => variants.push(variant),
-            Err(e) => combine(&mut errors, e.into()),
+            Err(e) => cx.syn_error(e.into()),
         }
     }
     let mut labels: Vec<String> = Vec::new();
@@ -111,13 +102,10 @@ fn try_derive(input: &DeriveInput) -> Result<TokenStream, (syn::Error, TokenStre
             Some(lit) => {
                 let value = lit.value();
                 if value.is_empty() {
-                    combine(
-                        &mut errors,
-                        syn::Error::new(
+                    cx.error(
                             lit.span(),
                             "a label value cannot be empty: Prometheus treats an empty value as no label",
-                        ),
-                    );
+                        );
                 }
                 value
             }
@@ -125,21 +113,18 @@ fn try_derive(input: &DeriveInput) -> Result<TokenStream, (syn::Error, TokenStre
         };
         if let Some(first) = labels.iter().position(|l| *l == label) {
             let other = &variants[first];
-            combine(
-                &mut errors,
-                syn::Error::new(
-                    v.rename.as_ref().map_or(v.ident.span(), |r| r.span()),
-                    format!(
-                        "`{}` and `{}` would both be labeled \"{label}\"; give one of them \
-                         another `#[label(rename = \"...\")]`",
-                        other.ident, v.ident
-                    ),
+            cx.error(
+                v.rename.as_ref().map_or(v.ident.span(), |r| r.span()),
+                format!(
+                    "`{}` and `{}` would both be labeled \"{label}\"; give one of them \
+                     another `#[label(rename = \"...\")]`",
+                    other.ident, v.ident
                 ),
             );
         }
         labels.push(label);
     }
-    if let Some(error) = errors {
+    if let Err(error) = cx.check() {
         return Err((error, krate));
     }
     let name = &input.ident;

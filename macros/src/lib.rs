@@ -7,6 +7,7 @@
 mod app_metrics;
 mod app_metrics_file;
 mod buckets;
+mod ctxt;
 mod error_label;
 mod label_set;
 mod label_value;

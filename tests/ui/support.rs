@@ -1,5 +1,6 @@
 //! What the pass cases read back: the function metrics of the default registry, and the
-//! spans a call opened. Each case includes it with `#[path = "../support.rs"] mod support;`.
+//! spans a call opened. Each case includes it with `#[path]` relative to its own folder,
+//! such as `#[path = "../../../support.rs"] mod support;` in `observed/pass/options/`.
 
 #![allow(dead_code)]
 

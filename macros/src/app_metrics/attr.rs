@@ -9,7 +9,7 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{Attribute, Expr, Lit, Meta, Token};
 
-use crate::buckets::combine;
+use crate::ctxt::Ctxt;
 use crate::names::closest;
 
 /// What an option's value is.
@@ -160,11 +160,7 @@ pub(crate) const LABEL_VALUE_VARIANT: Place = Place {
 
 /// `attrs`, with every option of the `place.attr` attributes that is unknown, repeated or
 /// mistyped reported and left out.
-pub(crate) fn known_options(
-    attrs: &[Attribute],
-    place: &Place,
-    errors: &mut Option<syn::Error>,
-) -> Vec<Attribute> {
+pub(crate) fn known_options(attrs: &[Attribute], place: &Place, cx: &Ctxt) -> Vec<Attribute> {
     let mut seen: Vec<String> = Vec::new();
     attrs
         .iter()
@@ -193,7 +189,7 @@ pub(crate) fn known_options(
                         seen.push(key);
                         kept.push(item);
                     }
-                    Err(e) => combine(errors, e),
+                    Err(e) => cx.syn_error(e),
                 }
             }
             list.tokens = kept.into_token_stream();
@@ -255,14 +251,15 @@ mod tests {
     use super::*;
 
     fn messages(attrs: Vec<Attribute>, place: &Place) -> (Vec<String>, Vec<String>) {
-        let mut errors = None;
-        let kept = known_options(&attrs, place, &mut errors)
+        let cx = Ctxt::new();
+        let kept = known_options(&attrs, place, &cx)
             .iter()
             .map(|a| a.to_token_stream().to_string())
             .collect();
-        let messages = errors
-            .map(|e| e.into_iter().map(|e| e.to_string()).collect())
-            .unwrap_or_default();
+        let messages = match cx.check() {
+            Ok(()) => Vec::new(),
+            Err(e) => e.into_iter().map(|e| e.to_string()).collect(),
+        };
         (kept, messages)
     }
 

@@ -13,33 +13,34 @@ use syn::{DeriveInput, FieldsNamed};
 
 use self::ast::{FieldOptions, Group, Metric, Options};
 use self::attr::{METRIC, METRICS, known_options};
-use crate::buckets::combine;
+use crate::ctxt::Ctxt;
 
 pub(crate) fn derive(input: DeriveInput) -> TokenStream {
-    let mut errors = None;
-    let options = options(&input, &mut errors);
+    let cx = Ctxt::new();
+    let options = options(&input, &cx);
     let krate = options
         .krate
         .as_ref()
         .map_or_else(|| quote!(::rustform), |p| quote!(#p));
     let group = match named_fields(&input) {
-        Ok(fields) => Some(group(&input, fields, options, krate.clone(), &mut errors)),
+        Ok(fields) => Some(group(&input, fields, options, krate.clone(), &cx)),
         Err(e) => {
-            combine(&mut errors, e);
+            cx.syn_error(e);
             None
         }
     };
-    if let Some(group) = &group
-        && let Err(e) = valid::check(group)
-    {
-        combine(&mut errors, e);
+    if let Some(group) = &group {
+        valid::check(group, &cx);
     }
-    match (group, errors) {
-        (Some(group), None) => expand::expand(&group),
+    match (group, cx.check()) {
+        (Some(group), Ok(())) => expand::expand(&group),
         (_, errors) => {
             // The errors, and the struct's functions without metrics behind them, so code
             // that calls `register` or `describe` adds no error of its own.
-            let mut out = errors.map(|e| e.to_compile_error()).unwrap_or_default();
+            let mut out = errors
+                .err()
+                .map(|e| e.to_compile_error())
+                .unwrap_or_default();
             out.extend(expand::stub(&input, &krate));
             out
         }
@@ -47,21 +48,18 @@ pub(crate) fn derive(input: DeriveInput) -> TokenStream {
 }
 
 /// `#[metrics(...)]` on the struct; the defaults where it does not parse.
-fn options(input: &DeriveInput, errors: &mut Option<syn::Error>) -> Options {
+fn options(input: &DeriveInput, cx: &Ctxt) -> Options {
     for attr in input.attrs.iter().filter(|a| a.path().is_ident("metric")) {
-        combine(
-            errors,
-            syn::Error::new(
-                attr.path().span(),
-                "`#[metric(...)]` goes on a field; on the struct, write `#[metrics(...)]` \
-                 (with an `s`)",
-            ),
+        cx.error(
+            attr.path().span(),
+            "`#[metric(...)]` goes on a field; on the struct, write `#[metrics(...)]` \
+             (with an `s`)",
         );
     }
     let mut input = input.clone();
-    input.attrs = known_options(&input.attrs, &METRICS, errors);
+    input.attrs = known_options(&input.attrs, &METRICS, cx);
     Options::from_derive_input(&input).unwrap_or_else(|e| {
-        combine(errors, e.into());
+        cx.syn_error(e.into());
         Options {
             prefix: None,
             krate: None,
@@ -103,35 +101,29 @@ fn group(
     fields: &FieldsNamed,
     options: Options,
     krate: TokenStream,
-    errors: &mut Option<syn::Error>,
+    cx: &Ctxt,
 ) -> Group {
     if let Some(param) = input.generics.params.first() {
-        combine(
-            errors,
-            syn::Error::new(
-                param.span(),
-                "`AppMetrics` cannot be generic: its metric names and types are fixed when it \
-                 is compiled; remove the parameter and name the types in the fields",
-            ),
+        cx.error(
+            param.span(),
+            "`AppMetrics` cannot be generic: its metric names and types are fixed when it \
+             is compiled; remove the parameter and name the types in the fields",
         );
     }
     let mut metrics = Vec::new();
     for field in &fields.named {
         for attr in field.attrs.iter().filter(|a| a.path().is_ident("metrics")) {
-            combine(
-                errors,
-                syn::Error::new(
-                    attr.path().span(),
-                    "`#[metrics(...)]` goes on the struct; on a field, write `#[metric(...)]` \
-                     (without the `s`)",
-                ),
+            cx.error(
+                attr.path().span(),
+                "`#[metrics(...)]` goes on the struct; on a field, write `#[metric(...)]` \
+                 (without the `s`)",
             );
         }
         let mut field = field.clone();
-        field.attrs = known_options(&field.attrs, &METRIC, errors);
+        field.attrs = known_options(&field.attrs, &METRIC, cx);
         match FieldOptions::from_field(&field) {
             Ok(f) => metrics.push(Metric::new(f)),
-            Err(e) => combine(errors, e.into()),
+            Err(e) => cx.syn_error(e.into()),
         }
     }
     Group {

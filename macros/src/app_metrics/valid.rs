@@ -5,27 +5,21 @@ use syn::spanned::Spanned;
 use syn::{PathArguments, Type};
 
 use super::ast::{Group, Kind, Metric, SUPPORTED};
-use crate::buckets::combine;
+use crate::ctxt::Ctxt;
 
-pub(crate) fn check(group: &Group) -> syn::Result<()> {
-    let mut errors = None;
+pub(crate) fn check(group: &Group, cx: &Ctxt) {
     let prefix = group.prefix.as_ref().map(|p| p.value());
     if let (Some(lit), Some(prefix)) = (&group.prefix, &prefix)
         && let Some(problem) = name_part_problem(prefix)
     {
-        combine(
-            &mut errors,
-            syn::Error::new(
-                lit.span(),
-                format!("invalid prefix \"{prefix}\": {problem}"),
-            ),
+        cx.error(
+            lit.span(),
+            format!("invalid prefix \"{prefix}\": {problem}"),
         );
     }
     let mut taken: Vec<(String, &Metric)> = Vec::new();
     for metric in &group.metrics {
-        if let Err(e) = check_metric(metric, prefix.as_deref()) {
-            combine(&mut errors, e);
-        }
+        check_metric(metric, prefix.as_deref(), cx);
         let Some((kind, _)) = metric.kind else {
             continue;
         };
@@ -38,14 +32,10 @@ pub(crate) fn check(group: &Group) -> syn::Result<()> {
                 .map(|(_, first)| (sample, *first))
         });
         if let Some((sample, first)) = collision {
-            combine(
-                &mut errors,
-                collision_error(first, metric, sample, prefix.as_deref()),
-            );
+            cx.syn_error(collision_error(first, metric, sample, prefix.as_deref()));
         }
         taken.extend(samples.into_iter().map(|sample| (sample, metric)));
     }
-    errors.map_or(Ok(()), Err)
 }
 
 /// `second` exposes `sample`, which `first` already exposes.
@@ -90,39 +80,30 @@ fn collision_error(
     syn::Error::new(second.name_span(), message)
 }
 
-fn check_metric(metric: &Metric, prefix: Option<&str>) -> syn::Result<()> {
-    let mut errors = None;
+fn check_metric(metric: &Metric, prefix: Option<&str>, cx: &Ctxt) {
     let field = &metric.field;
     let Some((kind, labeled)) = metric.kind else {
-        return Err(syn::Error::new(
-            field.ty.span(),
-            unsupported_type(&field.ty),
-        ));
+        cx.error(field.ty.span(), unsupported_type(&field.ty));
+        return;
     };
     if let Some(help) = &field.help
         && help.value().trim().is_empty()
     {
-        combine(
-            &mut errors,
-            syn::Error::new(
-                help.span(),
-                format!(
-                    "the help text of `{}` is empty: say what it measures, such as \
-                     `help = \"Orders placed\"`",
-                    metric.ident()
-                ),
+        cx.error(
+            help.span(),
+            format!(
+                "the help text of `{}` is empty: say what it measures, such as \
+                 `help = \"Orders placed\"`",
+                metric.ident()
             ),
         );
     } else if metric.help.is_none() {
-        combine(
-            &mut errors,
-            syn::Error::new(
-                metric.ident().span(),
-                format!(
-                    "metric `{}` has no help text: add a doc comment saying what it measures \
-                     (`/// Orders placed`) or `#[metric(help = \"...\")]`",
-                    metric.ident()
-                ),
+        cx.error(
+            metric.ident().span(),
+            format!(
+                "metric `{}` has no help text: add a doc comment saying what it measures \
+                 (`/// Orders placed`) or `#[metric(help = \"...\")]`",
+                metric.ident()
             ),
         );
     }
@@ -135,74 +116,56 @@ fn check_metric(metric: &Metric, prefix: Option<&str>) -> syn::Result<()> {
                 metric.ident()
             ),
         };
-        combine(&mut errors, syn::Error::new(metric.name_span(), message));
+        cx.error(metric.name_span(), message);
     }
     let full = metric.exposed_name(prefix);
     if full.starts_with("__") {
-        combine(
-            &mut errors,
-            syn::Error::new(
-                metric.name_span(),
-                "metric names starting with `__` are reserved for Prometheus' own use; choose a \
-                 name without the leading underscores",
-            ),
+        cx.error(
+            metric.name_span(),
+            "metric names starting with `__` are reserved for Prometheus' own use; choose a \
+             name without the leading underscores",
         );
     }
     if let Some(unit) = &field.unit
         && let Some(problem) = unit_problem(&unit.value())
     {
-        combine(
-            &mut errors,
-            syn::Error::new(
-                unit.span(),
-                format!("invalid unit \"{}\": {problem}", unit.value()),
-            ),
+        cx.error(
+            unit.span(),
+            format!("invalid unit \"{}\": {problem}", unit.value()),
         );
     }
     if let Some(buckets) = &field.buckets {
         if kind == Kind::Histogram {
-            if let Err(e) = buckets.value.0.check() {
-                combine(&mut errors, e);
-            }
+            buckets.value.0.check(cx);
         } else {
-            combine(
-                &mut errors,
-                syn::Error::new(
-                    buckets.key,
-                    format!(
-                        "`buckets` only applies to histograms, and `{}` is {}; remove it",
-                        metric.ident(),
-                        kind.noun()
-                    ),
+            cx.error(
+                buckets.key,
+                format!(
+                    "`buckets` only applies to histograms, and `{}` is {}; remove it",
+                    metric.ident(),
+                    kind.noun()
                 ),
             );
         }
     }
     if let Some(limit) = &field.cardinality_limit {
         if !labeled {
-            combine(
-                &mut errors,
-                syn::Error::new(
-                    limit.key,
-                    format!(
-                        "`cardinality_limit` only applies to labeled metrics, and `{}` has no \
-                         labels; remove it",
-                        metric.ident()
-                    ),
+            cx.error(
+                limit.key,
+                format!(
+                    "`cardinality_limit` only applies to labeled metrics, and `{}` has no \
+                     labels; remove it",
+                    metric.ident()
                 ),
             );
         } else if limit.value == 0 {
-            combine(
-                &mut errors,
-                syn::Error::new(
-                    limit.value_span,
-                    "the cardinality limit must be at least 1: it is the number of series \
-                     the metric may hold",
-                ),
+            cx.error(
+                limit.value_span,
+                "the cardinality limit must be at least 1: it is the number of series \
+                 the metric may hold",
             );
         }
     }
-    errors.map_or(Ok(()), Err)
 }
 
 /// Why `part` cannot be (part of) a metric name, if it cannot.

@@ -6,7 +6,7 @@ use proc_macro2::{Ident, Span};
 use rustform_config::{Config, CustomMetrics, MetricDeclaration, Problem};
 use syn::LitStr;
 
-use crate::buckets::combine;
+use crate::ctxt::Ctxt;
 
 /// The file, read and parsed.
 pub(crate) struct File {
@@ -85,11 +85,13 @@ pub(crate) fn read(path: &LitStr) -> Result<File, syn::Error> {
         syn::Error::new(path.span(), format!("cannot read {}: {e}", found.display()))
     })?;
     let config = Config::parse_for_build(&bytes, &origin).map_err(|err| {
-        let mut errors = None;
+        let cx = Ctxt::new();
         for problem in err.problems() {
-            combine(&mut errors, problem_error(path.span(), &origin, problem));
+            cx.syn_error(problem_error(path.span(), &origin, problem));
         }
-        errors.unwrap_or_else(|| syn::Error::new(path.span(), err.to_string()))
+        cx.check()
+            .err()
+            .unwrap_or_else(|| syn::Error::new(path.span(), err.to_string()))
     })?;
     let tracked = std::fs::canonicalize(&found)
         .unwrap_or(found)

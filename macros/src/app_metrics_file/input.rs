@@ -12,7 +12,7 @@ use syn::parse::{Parse, ParseStream};
 use syn::spanned::Spanned;
 use syn::{Attribute, Ident, LitStr, Path, Token, Visibility};
 
-use crate::buckets::combine;
+use crate::ctxt::Ctxt;
 use crate::names::closest;
 
 /// The options `#[metrics(...)]` accepts here.
@@ -83,12 +83,12 @@ impl Parse for Input {
         input.parse::<Token![=]>()?;
         let path = path_literal(input)?;
 
-        let mut errors = None;
+        let cx = Ctxt::new();
         let mut krate = None;
         let mut kept = Vec::new();
         for attr in attrs {
             if attr.path().is_ident("metrics") {
-                parse_options(&attr, &mut krate, &mut errors);
+                parse_options(&attr, &mut krate, &cx);
             } else {
                 kept.push(attr);
             }
@@ -99,7 +99,7 @@ impl Parse for Input {
             vis,
             ident,
             path,
-            errors,
+            errors: cx.check().err(),
         })
     }
 }
@@ -140,15 +140,12 @@ fn not_a_literal(tokens: TokenStream) -> syn::Error {
 }
 
 /// `#[metrics(crate = path)]`; every unknown key is reported.
-fn parse_options(attr: &Attribute, krate: &mut Option<Path>, errors: &mut Option<syn::Error>) {
+fn parse_options(attr: &Attribute, krate: &mut Option<Path>, cx: &Ctxt) {
     let result = attr.parse_nested_meta(|meta| {
         if meta.path.is_ident("crate") {
             let path: Path = meta.value()?.parse()?;
             if krate.is_some() {
-                combine(
-                    errors,
-                    syn::Error::new(meta.path.span(), "`crate` is given twice; keep one"),
-                );
+                cx.error(meta.path.span(), "`crate` is given twice; keep one");
             }
             *krate = Some(path);
             return Ok(());
@@ -162,12 +159,9 @@ fn parse_options(attr: &Attribute, krate: &mut Option<Path>, errors: &mut Option
             Some(option) => format!("did you mean `{option}`?"),
             None => "the only option is `crate = path`, the path to the rustform crate".into(),
         };
-        combine(
-            errors,
-            syn::Error::new(
-                meta.path.span(),
-                format!("unknown option `{given}` for `app_metrics!`; {hint}"),
-            ),
+        cx.error(
+            meta.path.span(),
+            format!("unknown option `{given}` for `app_metrics!`; {hint}"),
         );
         // Skip the value, so the next options are still read.
         if meta.input.peek(Token![=]) {
@@ -178,7 +172,7 @@ fn parse_options(attr: &Attribute, krate: &mut Option<Path>, errors: &mut Option
         Ok(())
     });
     if let Err(e) = result {
-        combine(errors, e);
+        cx.syn_error(e);
     }
 }
 

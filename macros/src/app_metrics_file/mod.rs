@@ -12,31 +12,28 @@ mod valid;
 use proc_macro2::TokenStream;
 
 use self::input::Input;
-use crate::buckets::combine;
+use crate::ctxt::Ctxt;
 
 pub(crate) fn expand(tokens: TokenStream) -> TokenStream {
     let input: Input = match syn::parse2(tokens) {
         Ok(input) => input,
         Err(e) => return e.to_compile_error(),
     };
-    let mut errors = input.errors.clone();
-    let file = match file::read(&input.path) {
-        Ok(file) => match valid::check(&input.path, &file) {
-            Ok(()) => Some(file),
-            Err(e) => {
-                combine(&mut errors, e);
-                None
-            }
-        },
-        Err(e) => {
-            combine(&mut errors, e);
-            None
-        }
-    };
-    match (file, errors) {
-        (Some(file), None) => expand::expand(&input, &file),
+    let cx = Ctxt::new();
+    if let Some(e) = &input.errors {
+        cx.syn_error(e.clone());
+    }
+    let file = cx.ok(file::read(&input.path));
+    if let Some(file) = &file {
+        valid::check(&input.path, file, &cx);
+    }
+    match (file, cx.check()) {
+        (Some(file), Ok(())) => expand::expand(&input, &file),
         (_, errors) => {
-            let mut out = errors.map(|e| e.to_compile_error()).unwrap_or_default();
+            let mut out = errors
+                .err()
+                .map(|e| e.to_compile_error())
+                .unwrap_or_default();
             out.extend(expand::stub(&input));
             out
         }

@@ -7,49 +7,38 @@ use std::collections::HashMap;
 use syn::LitStr;
 
 use super::file::File;
-use crate::buckets::combine;
+use crate::ctxt::Ctxt;
 
 /// Every problem, each an error on the path literal.
-pub(crate) fn check(path: &LitStr, file: &File) -> Result<(), syn::Error> {
+pub(crate) fn check(path: &LitStr, file: &File, cx: &Ctxt) {
     let origin = path.value();
-    let mut errors = None;
     if file.metrics.is_empty() {
-        combine(
-            &mut errors,
-            syn::Error::new(
-                path.span(),
-                format!(
-                    "{origin} declares no metrics under custom_metrics, so there is nothing to \
-                     generate: declare them there (`custom_metrics: {{ counters: [{{ name: \
-                     orders_total, description: \"Orders processed\", labels: [status] }}] }}`) \
-                     or remove `app_metrics!`"
-                ),
+        cx.error(
+            path.span(),
+            format!(
+                "{origin} declares no metrics under custom_metrics, so there is nothing to \
+                 generate: declare them there (`custom_metrics: {{ counters: [{{ name: \
+                 orders_total, description: \"Orders processed\", labels: [status] }}] }}`) \
+                 or remove `app_metrics!`"
             ),
         );
     }
-    check_fields(path, &origin, file, &mut errors);
-    match errors {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
+    check_fields(path, &origin, file, cx);
 }
 
 /// Names that map to the same field (`self` and `self_`).
-fn check_fields(path: &LitStr, origin: &str, file: &File, errors: &mut Option<syn::Error>) {
+fn check_fields(path: &LitStr, origin: &str, file: &File, cx: &Ctxt) {
     let mut seen: HashMap<String, usize> = HashMap::new();
     for (i, metric) in file.metrics.iter().enumerate() {
         let field = metric.field().to_string();
         if let Some(&first) = seen.get(&field) {
             let first = &file.metrics[first];
-            combine(
-                errors,
-                syn::Error::new(
-                    path.span(),
-                    format!(
-                        "{origin}: {}.name: {:?} and {:?} (at {}) would both be the field \
-                         `{field}`; rename one of them",
-                        metric.path, metric.name, first.name, first.path,
-                    ),
+            cx.error(
+                path.span(),
+                format!(
+                    "{origin}: {}.name: {:?} and {:?} (at {}) would both be the field \
+                     `{field}`; rename one of them",
+                    metric.path, metric.name, first.name, first.path,
                 ),
             );
         } else {
@@ -82,7 +71,9 @@ mod tests {
             tracked: None,
             metrics,
         };
-        match check(&lit, &file) {
+        let cx = Ctxt::new();
+        check(&lit, &file, &cx);
+        match cx.check() {
             Ok(()) => Vec::new(),
             Err(e) => e.into_iter().map(|e| e.to_string()).collect(),
         }
@@ -110,7 +101,7 @@ mod tests {
             found,
             [
                 "rustform.yml: g[1].name: \"self_\" and \"self\" (at g[0]) would both be the field \
-              `self_`; rename one of them"
+                 `self_`; rename one of them"
             ]
         );
     }

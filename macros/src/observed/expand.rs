@@ -1,22 +1,26 @@
-//! Code generation for one observed function.
+//! Code generation for one observed function, in small pieces that each turn one part of
+//! the model into tokens: the call site, how `Self` is named, the span, how the return
+//! value is classified, the fake return that keeps type errors on the signature, and the
+//! body that ties them together for each shape of function.
 //!
 //! Generated code names runtime items only through `::rustform::__private` (or the path
 //! given with `crate = ...`), so the user's imports, shadowed prelude names and renamed
 //! dependencies cannot break it.
 
-use proc_macro2::{Literal, Span, TokenStream};
+use proc_macro2::{Literal, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
-use syn::{Block, Expr, FnArg, Pat, ReturnType, Stmt, Type};
+use syn::{Block, Expr, Ident, ReturnType, Signature, Stmt, Type};
 
-use super::ast::{Function, Owner, Shape, boxed_async};
+use super::ast::{
+    Function, MetricOptions, Outcome, Owner, Record, Shape, SpanOptions, Target, boxed_async,
+};
 
 /// The new body of `f`. The generated tokens always form a block; should they not, the
 /// failure is a compile error on the function, not a panic in the macro.
 pub(crate) fn body(f: &Function) -> syn::Result<Block> {
-    let tokens = Body::new(f).tokens();
-    syn::parse2(tokens).map_err(|e| {
+    syn::parse2(Body(f).into_token_stream()).map_err(|e| {
         syn::Error::new(
             f.sig.ident.span(),
             format!("`#[observed]` could not instrument this function ({e}); please report it with the function's signature"),
@@ -24,32 +28,24 @@ pub(crate) fn body(f: &Function) -> syn::Result<Block> {
     })
 }
 
-struct Body<'a> {
-    f: &'a Function<'a>,
-    krate: TokenStream,
-    metrics: bool,
-}
+/// The whole new body: the prelude, then the original statements run as one observed
+/// call, in the way the function's shape needs.
+struct Body<'a>(&'a Function<'a>);
 
-impl<'a> Body<'a> {
-    fn new(f: &'a Function<'a>) -> Self {
-        let krate = match &f.args.krate {
-            Some(path) => path.to_token_stream(),
-            None => quote!(::rustform),
-        };
-        let metrics = f.args.metrics.as_ref().is_none_or(|m| **m);
-        Body { f, krate, metrics }
-    }
-
-    fn tokens(&self) -> TokenStream {
-        let prelude = self.prelude();
-        let krate = &self.krate;
-        let f = self.f;
+impl ToTokens for Body<'_> {
+    fn to_tokens(&self, out: &mut TokenStream) {
+        let f = self.0;
+        let krate = &f.krate;
         let block = f.block;
-        let stmts = &block.stmts;
-        match (&f.shape, self.metrics) {
-            (Shape::Sync, true) => {
-                let body = self.with_fake_return(quote!(#(#stmts)*));
-                let classify = self.classify();
+        let prelude = Prelude(f);
+        let tokens = match (&f.shape, &f.metrics) {
+            (Shape::AsWritten, _) => block.to_token_stream(),
+            (Shape::Sync, Some(metrics)) => {
+                let body = Checked(f);
+                let classify = Classify {
+                    krate,
+                    outcome: &metrics.outcome,
+                };
                 quote! {{
                     #prelude
                     let __rustform_entered = __rustform_span.enter();
@@ -62,54 +58,7 @@ impl<'a> Body<'a> {
                     )
                 }}
             }
-            (Shape::Async, true) => {
-                let body = self.with_fake_return(quote!(#(#stmts)*));
-                let classify = self.classify();
-                quote! {{
-                    #prelude
-                    #krate::__private::ObservedFuture::new(
-                        &__RUSTFORM_SITE,
-                        __rustform_self_type,
-                        __rustform_span,
-                        async move #body,
-                        #classify,
-                    )
-                    .await
-                }}
-            }
-            (Shape::ImplFuture, true) => {
-                let classify = self.classify();
-                quote! {{
-                    #prelude
-                    let __rustform_future = {
-                        let __rustform_entered = __rustform_span.enter();
-                        #[allow(clippy::redundant_closure_call)]
-                        (move || #block)()
-                    };
-                    #krate::__private::ObservedFuture::new(
-                        &__RUSTFORM_SITE,
-                        __rustform_self_type,
-                        __rustform_span,
-                        __rustform_future,
-                        #classify,
-                    )
-                }}
-            }
-            (Shape::Boxed, true) => {
-                let classify = self.classify();
-                self.boxed(&prelude, |fut| {
-                    quote! {
-                        #krate::__private::ObservedFuture::new(
-                            &__RUSTFORM_SITE,
-                            __rustform_self_type,
-                            __rustform_span,
-                            #fut,
-                            #classify,
-                        )
-                    }
-                })
-            }
-            (Shape::Never, true) => quote! {{
+            (Shape::Never, Some(_)) => quote! {{
                 #prelude
                 let __rustform_entered = __rustform_span.enter();
                 let __rustform_call = #krate::__private::SyncCall::begin(
@@ -119,106 +68,115 @@ impl<'a> Body<'a> {
                 );
                 #block
             }},
-            (Shape::Sync | Shape::Never, false) => quote! {{
+            (Shape::Sync | Shape::Never, None) => quote! {{
                 #prelude
                 let __rustform_entered = __rustform_span.enter();
                 #block
             }},
-            (Shape::Async, false) => {
-                let body = self.with_fake_return(quote!(#(#stmts)*));
+            (Shape::Async, _) => {
+                let body = Checked(f);
+                let call = Instrumented {
+                    f,
+                    future: quote!(async move #body),
+                };
                 quote! {{
                     #prelude
-                    #krate::__private::tracing::Instrument::instrument(async move #body, __rustform_span).await
+                    #call.await
                 }}
             }
-            (Shape::ImplFuture, false) => quote! {{
-                #prelude
-                let __rustform_future = {
-                    let __rustform_entered = __rustform_span.enter();
-                    #[allow(clippy::redundant_closure_call)]
-                    (move || #block)()
+            (Shape::ImplFuture, _) => {
+                let call = Instrumented {
+                    f,
+                    future: quote!(__rustform_future),
                 };
-                #krate::__private::tracing::Instrument::instrument(__rustform_future, __rustform_span)
-            }},
-            (Shape::Boxed, false) => self.boxed(&prelude, |fut| {
-                quote!(#krate::__private::tracing::Instrument::instrument(#fut, __rustform_span))
-            }),
-        }
-    }
-
-    /// The statements every shape starts with: the call site, how to name `Self`, the span.
-    fn prelude(&self) -> TokenStream {
-        let krate = &self.krate;
-        let f = self.f;
-        let site = self.metrics.then(|| self.site());
-        let self_type = match f.owner {
-            Owner::RuntimeSelf => quote! {
-                #krate::__private::core::option::Option::Some(#krate::__private::core::any::type_name::<Self>)
-            },
-            _ => quote!(#krate::__private::core::option::Option::None),
+                quote! {{
+                    #prelude
+                    let __rustform_future = {
+                        let __rustform_entered = __rustform_span.enter();
+                        #[allow(clippy::redundant_closure_call)]
+                        (move || #block)()
+                    };
+                    #call
+                }}
+            }
+            (Shape::Boxed, _) => {
+                let stmts = &block.stmts;
+                let index = boxed_async(block).expect("shape is Boxed");
+                let Stmt::Expr(Expr::Call(boxed), _) = &stmts[index] else {
+                    unreachable!("checked by boxed_async")
+                };
+                let func = &boxed.func;
+                let fut = &boxed.args[0];
+                let call = Instrumented {
+                    f,
+                    future: quote!(#fut),
+                };
+                let before = &stmts[..index];
+                quote! {{
+                    #prelude
+                    #(#before)*
+                    #func(#call)
+                }}
+            }
         };
-        let self_type = self
-            .metrics
-            .then(|| quote!(let __rustform_self_type: #krate::__private::SelfType = #self_type;));
-        let span = self.span();
-        quote! {
-            #site
-            #self_type
-            let __rustform_span = #span;
-        }
+        out.extend(tokens);
     }
+}
 
-    fn site(&self) -> TokenStream {
-        let krate = &self.krate;
-        let args = &self.f.args;
+/// The statements every shape starts with: the call site and how to name `Self` (when
+/// metrics are recorded), then the span.
+struct Prelude<'a>(&'a Function<'a>);
+
+impl ToTokens for Prelude<'_> {
+    fn to_tokens(&self, out: &mut TokenStream) {
+        let f = self.0;
+        if let Some(metrics) = &f.metrics {
+            Site { f, metrics }.to_tokens(out);
+            SelfType(f).to_tokens(out);
+        }
+        let span = SpanInit(f);
+        out.extend(quote!(let __rustform_span = #span;));
+    }
+}
+
+/// `__RUSTFORM_SITE`, the function's static call site, with its objective checked and
+/// its entry in the link-time list of observed functions.
+struct Site<'a> {
+    f: &'a Function<'a>,
+    metrics: &'a MetricOptions,
+}
+
+impl ToTokens for Site<'_> {
+    fn to_tokens(&self, out: &mut TokenStream) {
+        let krate = &self.f.krate;
+        let metrics = self.metrics;
         let function = self.f.label();
         let runtime_self = matches!(self.f.owner, Owner::RuntimeSelf);
-        let buckets = match &args.buckets {
-            Some(spec) => {
-                let values = spec.values().into_iter().map(Literal::f64_suffixed);
+        let buckets = match &metrics.buckets {
+            Some(values) => {
+                let values = values.iter().copied().map(Literal::f64_suffixed);
                 quote!(#krate::__private::core::option::Option::Some(&[#(#values),*]))
             }
             None => quote!(#krate::__private::core::option::Option::None),
         };
-        let track_concurrency = args.track_concurrency.unwrap_or(false);
-        let callers = args.callers.unwrap_or(false);
-        let (objective, objective_check) = match &args.objective {
+        let track_concurrency = metrics.track_concurrency;
+        let callers = metrics.callers;
+        let objective = match &metrics.objective {
             Some(expr) => {
-                let buckets = match &args.buckets {
-                    Some(spec) => {
-                        let values = spec.values().into_iter().map(Literal::f64_suffixed);
-                        quote!(&[#(#values),*])
-                    }
-                    None => quote!(#krate::metrics::FUNCTION_BUCKETS),
-                };
-                // The threshold is checked against the buckets by constant evaluation:
-                // a mismatch stops the build, pointing at the objective. Every token of
-                // the failing call carries the objective's span, so the error does too.
-                let call = quote_spanned! {expr.span()=>
-                    __rustform_check_objective(&#expr, __RUSTFORM_BUCKETS)
-                };
-                let check = quote! {
-                    const _: () = {
-                        use #krate::__private::check_objective as __rustform_check_objective;
-                        const __RUSTFORM_BUCKETS: &[f64] = #buckets;
-                        #call
-                    };
-                };
-                (
-                    quote_spanned!(expr.span()=> #krate::__private::core::option::Option::Some(&#expr)),
-                    check,
-                )
+                quote_spanned!(expr.span()=> #krate::__private::core::option::Option::Some(&#expr))
             }
-            None => (
-                quote!(#krate::__private::core::option::Option::None),
-                TokenStream::new(),
-            ),
+            None => quote!(#krate::__private::core::option::Option::None),
         };
-        let labels = args.labels.iter().flatten().map(|(name, value)| {
-            let name = name.to_string();
-            quote!((#name, #value))
+        let objective_check = metrics.objective.as_ref().map(|objective| ObjectiveCheck {
+            krate,
+            objective,
+            buckets: metrics.buckets.as_deref(),
         });
-        quote! {
+        let labels = metrics
+            .labels
+            .iter()
+            .map(|(name, value)| quote!((#name, #value)));
+        out.extend(quote! {
             static __RUSTFORM_SITE: #krate::__private::CallSite =
                 #krate::__private::CallSite::new(#krate::__private::FunctionInfo {
                     function: #function,
@@ -238,41 +196,87 @@ impl<'a> Body<'a> {
             #[#krate::__private::linkme::distributed_slice(#krate::__private::OBSERVED_FUNCTIONS)]
             #[linkme(crate = #krate::__private::linkme)]
             static __RUSTFORM_ENTRY: &#krate::__private::CallSite = &__RUSTFORM_SITE;
-        }
+        });
     }
+}
 
-    fn span(&self) -> TokenStream {
-        let krate = &self.krate;
-        let args = &self.f.args;
-        if args.span.as_ref().is_some_and(|s| !**s) {
-            return quote!(#krate::__private::tracing::Span::none());
-        }
-        let name = match &args.name {
-            Some(name) => name.value(),
-            None => match self.f.owner {
-                Owner::Impl(_) | Owner::Free => self.f.label(),
-                Owner::RuntimeSelf => self
-                    .f
-                    .sig
-                    .ident
-                    .to_string()
-                    .trim_start_matches("r#")
-                    .to_owned(),
+/// The objective's threshold checked against the function's buckets by constant
+/// evaluation: a mismatch stops the build, pointing at the objective.
+struct ObjectiveCheck<'a> {
+    krate: &'a TokenStream,
+    objective: &'a Expr,
+    /// The function's own buckets; `None` for the runtime's default.
+    buckets: Option<&'a [f64]>,
+}
+
+impl ToTokens for ObjectiveCheck<'_> {
+    fn to_tokens(&self, out: &mut TokenStream) {
+        let krate = self.krate;
+        let objective = self.objective;
+        let buckets = match self.buckets {
+            Some(values) => {
+                let values = values.iter().copied().map(Literal::f64_suffixed);
+                quote!(&[#(#values),*])
+            }
+            None => quote!(#krate::metrics::FUNCTION_BUCKETS),
+        };
+        // Every token of the failing call carries the objective's span, so the error does.
+        let call = quote_spanned! {objective.span()=>
+            __rustform_check_objective(&#objective, __RUSTFORM_BUCKETS)
+        };
+        out.extend(quote! {
+            const _: () = {
+                use #krate::__private::check_objective as __rustform_check_objective;
+                const __RUSTFORM_BUCKETS: &[f64] = #buckets;
+                #call
+            };
+        });
+    }
+}
+
+/// `__rustform_self_type`: how the call site names `Self`, when only the run time knows.
+struct SelfType<'a>(&'a Function<'a>);
+
+impl ToTokens for SelfType<'_> {
+    fn to_tokens(&self, out: &mut TokenStream) {
+        let krate = &self.0.krate;
+        let value = match self.0.owner {
+            Owner::RuntimeSelf => quote! {
+                #krate::__private::core::option::Option::Some(#krate::__private::core::any::type_name::<Self>)
             },
+            Owner::Free | Owner::Impl(_) => quote!(#krate::__private::core::option::Option::None),
         };
-        let level = syn::Ident::new(
-            args.level.as_ref().map_or("INFO", |l| l.0),
-            Span::call_site(),
-        );
-        let target = match &args.target {
-            Some(target) => target.to_token_stream(),
-            None => quote!(#krate::__private::core::module_path!()),
+        out.extend(quote!(let __rustform_self_type: #krate::__private::SelfType = #value;));
+    }
+}
+
+/// The span of one call: none with `span = false`, and none when it would be neither
+/// sampled nor written.
+struct SpanInit<'a>(&'a Function<'a>);
+
+impl ToTokens for SpanInit<'_> {
+    fn to_tokens(&self, out: &mut TokenStream) {
+        let f = self.0;
+        let krate = &f.krate;
+        let none = quote!(#krate::__private::tracing::Span::none());
+        let Some(SpanOptions {
+            name,
+            level,
+            target,
+            fields: user,
+            args,
+        }) = &f.span
+        else {
+            return out.extend(none);
         };
-        let function_name = if self.metrics {
+        let target = match target {
+            Target::Module => quote!(#krate::__private::core::module_path!()),
+            Target::Given(target) => target.to_token_stream(),
+        };
+        let function_name = if f.metrics.is_some() {
             quote!(__RUSTFORM_SITE.function_name(__rustform_self_type))
         } else {
-            let label = self.f.label();
-            quote!(#label)
+            f.label().into_token_stream()
         };
         let mut fields = vec![
             quote!(code.function.name = #function_name),
@@ -280,14 +284,17 @@ impl<'a> Body<'a> {
             quote!(otel.status_code = #krate::__private::tracing::field::Empty),
             quote!(exception.message = #krate::__private::tracing::field::Empty),
         ];
-        fields.extend(self.arg_fields());
-        if let Some((_, user)) = &args.fields
-            && !user.is_empty()
-        {
+        fields.extend(args.iter().map(|(name, record)| {
+            ArgField {
+                name,
+                record: *record,
+            }
+            .into_token_stream()
+        }));
+        if !user.is_empty() {
             fields.push(user.clone());
         }
-        // A span that would be neither sampled nor written is not created.
-        quote! {
+        out.extend(quote! {
             if #krate::__private::span_wanted(#krate::__private::tracing::Level::#level) {
                 #krate::__private::tracing::span!(
                     target: #target,
@@ -296,93 +303,133 @@ impl<'a> Body<'a> {
                     #(#fields),*
                 )
             } else {
-                #krate::__private::tracing::Span::none()
+                #none
             }
-        }
+        });
     }
+}
 
-    /// `args(a, b)`: primitives by value, strings with `Display`, the rest with `Debug`.
-    fn arg_fields(&self) -> Vec<TokenStream> {
-        let Some(names) = &self.f.args.args else {
-            return Vec::new();
-        };
-        names
-            .iter()
-            .map(|name| {
-                let ty = self.f.sig.inputs.iter().find_map(|input| match input {
-                    FnArg::Typed(t) => match &*t.pat {
-                        Pat::Ident(p) if p.ident == *name => Some(&*t.ty),
-                        _ => None,
-                    },
-                    FnArg::Receiver(_) => None,
-                });
-                match ty.map(record_as) {
-                    Some(Record::Value) => quote!(#name = #name),
-                    Some(Record::Display) => quote!(#name = %#name),
-                    _ => quote!(#name = ?#name),
-                }
-            })
-            .collect()
+/// One argument listed in `args(...)`, as a span field.
+struct ArgField<'a> {
+    name: &'a Ident,
+    record: Record,
+}
+
+impl ToTokens for ArgField<'_> {
+    fn to_tokens(&self, out: &mut TokenStream) {
+        let name = self.name;
+        out.extend(match self.record {
+            Record::Value => quote!(#name = #name),
+            Record::Display => quote!(#name = %#name),
+            Record::Debug => quote!(#name = ?#name),
+        });
     }
+}
 
-    /// The closure that turns the return value into an outcome.
-    fn classify(&self) -> TokenStream {
-        let krate = &self.krate;
-        let args = &self.f.args;
-        let predicate = args
-            .ok_if
-            .as_ref()
-            .map(|p| (true, &**p))
-            .or(args.error_if.as_ref().map(|p| (false, &**p)));
-        match predicate {
-            Some((ok_when_true, path)) => {
-                let (on_true, on_false) = if ok_when_true {
-                    (quote!(ok), quote!(error))
-                } else {
-                    (quote!(error), quote!(ok))
-                };
-                // Spanned at the path, so a predicate of the wrong type is reported there.
-                let test = quote_spanned!(path.span()=> #path(__rustform_ret));
-                quote! {
-                    |__rustform_ret, _| {
+/// The closure that turns the return value into an outcome and its label.
+struct Classify<'a> {
+    krate: &'a TokenStream,
+    outcome: &'a Outcome,
+}
+
+impl ToTokens for Classify<'_> {
+    fn to_tokens(&self, out: &mut TokenStream) {
+        let krate = self.krate;
+        let (path, on_true, on_false) = match self.outcome {
+            Outcome::OkIf(path) => (path, quote!(ok), quote!(error)),
+            Outcome::ErrorIf(path) => (path, quote!(error), quote!(ok)),
+            Outcome::ByType => {
+                return out.extend(quote! {
+                    |__rustform_ret, __rustform_span| {
                         #[allow(unused_imports)]
-                        use #krate::__private::{LabelOf as _, NoLabel as _};
-                        let __rustform_label = (&&#krate::__private::Labeled(__rustform_ret)).__rustform_label();
-                        if #test {
-                            #krate::__private::Outcome::#on_true(__rustform_label)
-                        } else {
-                            #krate::__private::Outcome::#on_false(__rustform_label)
-                        }
+                        use #krate::__private::{
+                            ClassifyOther as _, ClassifyResult as _, LabelOf as _, NoLabel as _,
+                            RecordDebug as _, RecordDisplay as _, RecordNothing as _,
+                        };
+                        (&&#krate::__private::Ret(__rustform_ret)).__rustform_classify(
+                            |__rustform_ok| (&&#krate::__private::Labeled(__rustform_ok)).__rustform_label(),
+                            |__rustform_err| {
+                                (&&&#krate::__private::Message(__rustform_err)).__rustform_record(__rustform_span);
+                                (&&#krate::__private::Labeled(__rustform_err)).__rustform_label()
+                            },
+                        )
                     }
+                });
+            }
+        };
+        // Spanned at the path, so a predicate of the wrong type is reported there.
+        let test = quote_spanned!(path.span()=> #path(__rustform_ret));
+        out.extend(quote! {
+            |__rustform_ret, _| {
+                #[allow(unused_imports)]
+                use #krate::__private::{LabelOf as _, NoLabel as _};
+                let __rustform_label = (&&#krate::__private::Labeled(__rustform_ret)).__rustform_label();
+                if #test {
+                    #krate::__private::Outcome::#on_true(__rustform_label)
+                } else {
+                    #krate::__private::Outcome::#on_false(__rustform_label)
                 }
             }
-            None => quote! {
-                |__rustform_ret, __rustform_span| {
-                    #[allow(unused_imports)]
-                    use #krate::__private::{
-                        ClassifyOther as _, ClassifyResult as _, LabelOf as _, NoLabel as _,
-                        RecordDebug as _, RecordDisplay as _, RecordNothing as _,
-                    };
-                    (&&#krate::__private::Ret(__rustform_ret)).__rustform_classify(
-                        |__rustform_ok| (&&#krate::__private::Labeled(__rustform_ok)).__rustform_label(),
-                        |__rustform_err| {
-                            (&&&#krate::__private::Message(__rustform_err)).__rustform_record(__rustform_span);
-                            (&&#krate::__private::Labeled(__rustform_err)).__rustform_label()
-                        },
+        });
+    }
+}
+
+/// The future a call runs: with metrics, an `ObservedFuture` recording the call; without,
+/// the future in its span.
+struct Instrumented<'a> {
+    f: &'a Function<'a>,
+    future: TokenStream,
+}
+
+impl ToTokens for Instrumented<'_> {
+    fn to_tokens(&self, out: &mut TokenStream) {
+        let krate = &self.f.krate;
+        let future = &self.future;
+        out.extend(match &self.f.metrics {
+            Some(metrics) => {
+                let classify = Classify {
+                    krate,
+                    outcome: &metrics.outcome,
+                };
+                quote! {
+                    #krate::__private::ObservedFuture::new(
+                        &__RUSTFORM_SITE,
+                        __rustform_self_type,
+                        __rustform_span,
+                        #future,
+                        #classify,
                     )
                 }
-            },
-        }
+            }
+            None => {
+                quote!(#krate::__private::tracing::Instrument::instrument(#future, __rustform_span))
+            }
+        });
     }
+}
 
-    /// The statements with a return that never runs but fixes the block's return type to
-    /// the declared one, so inference works and type errors point at the signature.
-    fn with_fake_return(&self, stmts: TokenStream) -> TokenStream {
-        let (ty, span) = match &self.f.sig.output {
+/// The function's statements in a block that also holds a [`FakeReturn`].
+struct Checked<'a>(&'a Function<'a>);
+
+impl ToTokens for Checked<'_> {
+    fn to_tokens(&self, out: &mut TokenStream) {
+        let fake = FakeReturn(self.0.sig);
+        let stmts = &self.0.block.stmts;
+        out.extend(quote!({ #fake { #(#stmts)* } }));
+    }
+}
+
+/// A return that never runs but fixes the enclosing block's return type to the declared
+/// one, so inference works and type errors point at the signature.
+struct FakeReturn<'a>(&'a Signature);
+
+impl ToTokens for FakeReturn<'_> {
+    fn to_tokens(&self, out: &mut TokenStream) {
+        let (ty, span) = match &self.0.output {
             ReturnType::Type(_, ty) => (erase_impl_trait(ty), ty.span()),
-            ReturnType::Default => (quote!(()), self.f.sig.ident.span()),
+            ReturnType::Default => (quote!(()), self.0.ident.span()),
         };
-        let fake = quote_spanned! {span=>
+        out.extend(quote_spanned! {span=>
             #[allow(
                 unknown_lints,
                 unreachable_code,
@@ -397,55 +444,7 @@ impl<'a> Body<'a> {
                 let __rustform_fake_return: #ty = loop {};
                 return __rustform_fake_return;
             }
-        };
-        quote!({ #fake { #stmts } })
-    }
-
-    /// The body with its final `Box::pin(async ..)` wrapped by `wrap`.
-    fn boxed(&self, prelude: &TokenStream, wrap: impl FnOnce(&Expr) -> TokenStream) -> TokenStream {
-        let stmts = &self.f.block.stmts;
-        let index = boxed_async(self.f.block).expect("shape is Boxed");
-        let Stmt::Expr(Expr::Call(call), _) = &stmts[index] else {
-            unreachable!("checked by boxed_async")
-        };
-        let func = &call.func;
-        let wrapped = wrap(&call.args[0]);
-        let before = &stmts[..index];
-        quote! {{
-            #prelude
-            #(#before)*
-            #func(#wrapped)
-        }}
-    }
-}
-
-enum Record {
-    Value,
-    Display,
-    Debug,
-}
-
-fn record_as(ty: &Type) -> Record {
-    match ty {
-        Type::Path(p) => match p
-            .path
-            .segments
-            .last()
-            .map(|s| s.ident.to_string())
-            .as_deref()
-        {
-            Some(
-                "u8" | "u16" | "u32" | "u64" | "usize" | "i8" | "i16" | "i32" | "i64" | "isize"
-                | "f32" | "f64" | "bool",
-            ) => Record::Value,
-            Some("String") => Record::Display,
-            _ => Record::Debug,
-        },
-        Type::Reference(r) => match &*r.elem {
-            Type::Path(p) if p.path.is_ident("str") => Record::Value,
-            _ => Record::Debug,
-        },
-        _ => Record::Debug,
+        });
     }
 }
 
@@ -467,4 +466,224 @@ fn erase_impl_trait(ty: &Type) -> TokenStream {
     let mut ty = ty.clone();
     Eraser.visit_type_mut(&mut ty);
     ty.into_token_stream()
+}
+
+#[cfg(test)]
+mod tests {
+    use proc_macro2::TokenStream;
+    use quote::{ToTokens, quote};
+    use syn::{ItemFn, ItemImpl};
+
+    use super::{ArgField, Body, Classify, FakeReturn, SelfType, Site, SpanInit};
+    use crate::ctxt::Ctxt;
+    use crate::observed::ast::{Function, Outcome, Record};
+    use crate::observed::item;
+
+    /// `f` read with options `attr`, given to `check`.
+    fn with(attr: TokenStream, f: &ItemFn, check: impl FnOnce(&Function)) {
+        let cx = Ctxt::new();
+        let function = item::function(attr, f, &cx);
+        cx.check().unwrap();
+        check(&function);
+    }
+
+    fn text(tokens: impl ToTokens) -> String {
+        tokens.into_token_stream().to_string()
+    }
+
+    #[test]
+    fn arguments_are_recorded_by_type() {
+        let name = syn::parse_quote!(user);
+        let field = |record| {
+            text(ArgField {
+                name: &name,
+                record,
+            })
+        };
+        assert_eq!(field(Record::Value), "user = user");
+        assert_eq!(field(Record::Display), "user = % user");
+        assert_eq!(field(Record::Debug), "user = ? user");
+    }
+
+    #[test]
+    fn a_predicate_decides_the_outcome() {
+        let krate = quote!(::rustform);
+        let ok_if = Outcome::OkIf(syn::parse_quote!(is_fine));
+        let tokens = text(Classify {
+            krate: &krate,
+            outcome: &ok_if,
+        });
+        assert!(tokens.contains("if is_fine (__rustform_ret)"), "{tokens}");
+        assert!(tokens.find("Outcome :: ok").unwrap() < tokens.find("Outcome :: error").unwrap());
+        let error_if = Outcome::ErrorIf(syn::parse_quote!(is_bad));
+        let tokens = text(Classify {
+            krate: &krate,
+            outcome: &error_if,
+        });
+        assert!(tokens.find("Outcome :: error").unwrap() < tokens.find("Outcome :: ok").unwrap());
+        let tokens = text(Classify {
+            krate: &krate,
+            outcome: &Outcome::ByType,
+        });
+        assert!(tokens.contains("__rustform_classify"), "{tokens}");
+    }
+
+    #[test]
+    fn the_fake_return_has_the_declared_type_with_impl_trait_erased() {
+        let sig = |f: ItemFn| text(FakeReturn(&f.sig));
+        assert!(
+            sig(syn::parse_quote!(
+                fn f() {}
+            ))
+            .contains("let __rustform_fake_return : () = loop { } ;")
+        );
+        assert!(
+            sig(syn::parse_quote!(
+                fn f() -> Vec<impl Sized> {
+                    vec![]
+                }
+            ))
+            .contains("let __rustform_fake_return : Vec < _ > = loop { } ;")
+        );
+    }
+
+    #[test]
+    fn only_a_method_of_an_unnamed_type_names_self_at_run_time() {
+        let free: ItemFn = syn::parse_quote!(
+            fn load() {}
+        );
+        with(quote!(), &free, |f| {
+            assert!(text(SelfType(f)).contains(":: Option :: None"))
+        });
+        let lone: ItemFn = syn::parse_quote!(
+            fn load(&self) {}
+        );
+        with(quote!(), &lone, |f| {
+            assert!(text(SelfType(f)).contains("type_name :: < Self >"))
+        });
+        let mut imp: ItemImpl = syn::parse_quote!(impl Repo { fn load(&self) {} });
+        let own = item::take_method_attributes(&mut imp);
+        let cx = Ctxt::new();
+        let methods = item::impl_block(quote!(), &imp, &own, &cx);
+        cx.check().unwrap();
+        assert!(text(SelfType(&methods[0].1)).contains(":: Option :: None"));
+    }
+
+    #[test]
+    fn the_call_site_carries_the_options() {
+        let f: ItemFn = syn::parse_quote!(
+            fn pay() {}
+        );
+        let attr = quote!(
+            buckets = [0.5, 1],
+            callers,
+            labels(tier = "gold"),
+            objective = SLO
+        );
+        with(attr, &f, |f| {
+            let site = text(Site {
+                f,
+                metrics: f.metrics.as_ref().unwrap(),
+            });
+            assert!(site.contains("function : \"pay\""), "{site}");
+            assert!(site.contains("Some (& [0.5f64 , 1f64])"), "{site}");
+            assert!(site.contains("callers : true"), "{site}");
+            assert!(
+                site.contains("labels : & [(\"tier\" , \"gold\")]"),
+                "{site}"
+            );
+            assert!(
+                site.contains("__rustform_check_objective (& SLO , __RUSTFORM_BUCKETS)"),
+                "{site}"
+            );
+        });
+        with(quote!(), &f, |f| {
+            let site = text(Site {
+                f,
+                metrics: f.metrics.as_ref().unwrap(),
+            });
+            assert!(!site.contains("check_objective"), "{site}");
+        });
+    }
+
+    #[test]
+    fn the_span_has_the_level_target_and_fields() {
+        let f: ItemFn = syn::parse_quote!(
+            fn pay(id: u64) {}
+        );
+        with(
+            quote!(level = "warn", target = "audit", args(id), fields(x = 1)),
+            &f,
+            |f| {
+                let span = text(SpanInit(f));
+                assert!(
+                    span.contains(
+                        "span_wanted (:: rustform :: __private :: tracing :: Level :: WARN)"
+                    ),
+                    "{span}"
+                );
+                assert!(span.contains("target : \"audit\""), "{span}");
+                assert!(span.contains("\"pay\" , code . function . name"), "{span}");
+                assert!(span.contains("id = id , x = 1"), "{span}");
+            },
+        );
+        with(quote!(span = false), &f, |f| {
+            assert_eq!(
+                text(SpanInit(f)),
+                ":: rustform :: __private :: tracing :: Span :: none ()"
+            );
+        });
+    }
+
+    #[test]
+    fn each_shape_runs_the_body_its_way() {
+        let body = |f: ItemFn, attr: TokenStream| {
+            let mut out = String::new();
+            with(attr, &f, |f| out = text(Body(f)));
+            out
+        };
+        let sync = body(
+            syn::parse_quote!(
+                fn f() -> u8 {
+                    1
+                }
+            ),
+            quote!(),
+        );
+        assert!(sync.contains("observe_sync"), "{sync}");
+        let spans_only = body(
+            syn::parse_quote!(
+                fn f() -> u8 {
+                    1
+                }
+            ),
+            quote!(metrics = false),
+        );
+        assert!(!spans_only.contains("observe_sync") && !spans_only.contains("__RUSTFORM_SITE"));
+        let async_fn = body(
+            syn::parse_quote!(
+                async fn f() {}
+            ),
+            quote!(),
+        );
+        assert!(async_fn.contains("ObservedFuture :: new") && async_fn.contains(". await"));
+        let never = body(
+            syn::parse_quote!(
+                fn f() -> ! {
+                    loop {}
+                }
+            ),
+            quote!(),
+        );
+        assert!(never.contains("SyncCall :: begin"), "{never}");
+        let as_written = body(
+            syn::parse_quote!(
+                fn f() {
+                    g()?;
+                }
+            ),
+            quote!(),
+        );
+        assert_eq!(as_written, "{ g () ? ; }");
+    }
 }

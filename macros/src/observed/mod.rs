@@ -1,24 +1,27 @@
-//! `#[observed]`: parse the attribute and the item into a model, check it, expand it.
+//! `#[observed]`: read the attribute and the item into a model, checking every option
+//! ([`item`], with [`args`] and [`valid`]), then generate each function's new body
+//! ([`expand`]).
+//!
+//! On any error the item is emitted unchanged after the errors: the user sees the
+//! macro's messages and no cascade of errors about code the macro did not generate.
 
 mod args;
 mod ast;
 mod expand;
+mod item;
 mod valid;
 
 use proc_macro2::TokenStream;
 use quote::ToTokens;
 use syn::spanned::Spanned;
-use syn::{Attribute, ImplItem, Item, ItemImpl, Type};
+use syn::{ImplItem, Item, ItemFn, ItemImpl};
 
-use self::args::Args;
-use self::ast::{Function, Owner};
-use crate::buckets::combine;
+use crate::ctxt::Ctxt;
 
 pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     match try_expand(attr, item) {
         Ok(tokens) => tokens,
         Err((error, item)) => {
-            // The errors, and the item unchanged: one real error, no cascade.
             let mut out = error.to_compile_error();
             out.extend(item);
             out
@@ -26,6 +29,7 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
+/// The errors, and the item to emit after them.
 type Failure = (syn::Error, TokenStream);
 
 fn try_expand(attr: TokenStream, item: TokenStream) -> Result<TokenStream, Failure> {
@@ -40,117 +44,43 @@ fn try_expand(attr: TokenStream, item: TokenStream) -> Result<TokenStream, Failu
         }
     };
     match parsed {
-        Item::Fn(mut function) => {
-            // The options that parsed are checked even when others did not, so a `const fn`
-            // or a bad bucket is reported along with a misspelled option.
-            let (args, mut errors) = args::parse(attr);
-            if let Some(again) = function.attrs.iter().find(|a| is_observed_attr(a)) {
-                combine(
-                    &mut errors,
-                    syn::Error::new(
-                        again.path().span(),
-                        "`#[observed]` is given twice on this function, which would record every call twice; keep one",
-                    ),
-                );
-            }
-            let model = Function::new(&function.sig, &function.block, args, None);
-            if let Err(e) = valid::check(&model) {
-                combine(&mut errors, e);
-            }
-            if let Some(error) = errors {
-                return Err((error, item));
-            }
-            let body = expand::body(&model).map_err(|e| (e, item.clone()))?;
-            function.block = Box::new(body);
-            Ok(function.into_token_stream())
-        }
+        Item::Fn(function) => expand_fn(attr, function).map_err(|e| (e, item)),
         Item::Impl(imp) => expand_impl(attr, imp),
         other => Err((not_a_function(&other), item)),
     }
 }
 
-/// `#[observed]` on an `impl` block: every method, with its own `#[observed(...)]`
-/// options over the block's; `#[observed(skip)]` leaves a method out.
+/// `#[observed]` on a function: its body replaced.
+fn expand_fn(attr: TokenStream, mut function: ItemFn) -> syn::Result<TokenStream> {
+    let cx = Ctxt::new();
+    let model = item::function(attr, &function, &cx);
+    let body = if cx.has_errors() {
+        None
+    } else {
+        cx.ok(expand::body(&model))
+    };
+    cx.check()?;
+    function.block = Box::new(body.expect("checked"));
+    Ok(function.into_token_stream())
+}
+
+/// `#[observed]` on an `impl` block: the body of every method not skipped replaced. On
+/// error the block is emitted without the methods' own `#[observed(...)]`, which must not
+/// expand again.
 fn expand_impl(attr: TokenStream, mut imp: ItemImpl) -> Result<TokenStream, Failure> {
-    let (mut outer, mut errors) = args::parse(attr);
-    for key in ["name", "skip", "args"] {
-        if let Some(span) = outer.key_span(key) {
-            let message = match key {
-                "name" => {
-                    "`name` names one span and cannot apply to a whole `impl` block; put it on a method"
-                }
-                "skip" => {
-                    "`skip` goes on a method inside an observed `impl` block, not on the block"
-                }
-                _ => {
-                    "`args` names one function's arguments and cannot apply to a whole `impl` block; put it on a method"
-                }
-            };
-            combine(&mut errors, syn::Error::new(span, message));
-        }
-    }
-    // Reported above: the methods are checked without them, so nothing is said twice.
-    outer.name = None;
-    outer.skip = None;
-    outer.args = None;
-    if let Err(e) = valid::check_options(&outer) {
-        combine(&mut errors, e);
-    }
-    let owner = type_name(&imp);
-    let mut bodies = Vec::new();
-    for (index, impl_item) in imp.items.iter_mut().enumerate() {
-        let ImplItem::Fn(method) = impl_item else {
-            continue;
-        };
-        let (own, kept): (Vec<Attribute>, Vec<Attribute>) =
-            method.attrs.drain(..).partition(is_observed_attr);
-        method.attrs = kept;
-        let mut inner = Args::default();
-        for (n, attr) in own.iter().enumerate() {
-            if n > 0 {
-                combine(
-                    &mut errors,
-                    syn::Error::new(
-                        attr.path().span(),
-                        "`#[observed]` is given twice on this method; keep one",
-                    ),
-                );
-                continue;
-            }
-            let tokens = match &attr.meta {
-                syn::Meta::List(list) => list.tokens.clone(),
-                _ => TokenStream::new(),
-            };
-            let (args, error) = args::parse(tokens);
-            inner = args;
-            if let Some(e) = error {
-                combine(&mut errors, e);
-            }
-        }
-        if inner.skip.is_some() {
-            if let Some(span) = inner.has_options_besides_skip() {
-                combine(
-                    &mut errors,
-                    syn::Error::new(
-                        span,
-                        "`skip` leaves this method out, so its other options have no effect; remove them",
-                    ),
-                );
-            }
-            continue;
-        }
-        if let Err(e) = valid::check_options(&inner) {
-            combine(&mut errors, e);
-        }
-        let args = inner.or(&outer);
-        let model = Function::new(&method.sig, &method.block, args, Some(owner.clone()));
-        match valid::check_function(&model).and_then(|()| expand::body(&model)) {
-            Ok(body) => bodies.push((index, body)),
-            Err(e) => combine(&mut errors, e),
-        }
-    }
-    if let Some(error) = errors {
-        // The inner attributes are already removed: they must not expand again.
+    let cx = Ctxt::new();
+    let own = item::take_method_attributes(&mut imp);
+    let methods = item::impl_block(attr, &imp, &own, &cx);
+    let bodies: Vec<_> = if cx.has_errors() {
+        Vec::new()
+    } else {
+        methods
+            .iter()
+            .filter_map(|(index, method)| Some((*index, cx.ok(expand::body(method))?)))
+            .collect()
+    };
+    drop(methods);
+    if let Err(error) = cx.check() {
         return Err((error, imp.into_token_stream()));
     }
     for (index, body) in bodies {
@@ -159,34 +89,6 @@ fn expand_impl(attr: TokenStream, mut imp: ItemImpl) -> Result<TokenStream, Fail
         }
     }
     Ok(imp.into_token_stream())
-}
-
-/// Whether an attribute is `#[observed]`, `#[rustform::observed]` or similar.
-fn is_observed_attr(attr: &Attribute) -> bool {
-    attr.path()
-        .segments
-        .last()
-        .is_some_and(|s| s.ident == "observed")
-}
-
-/// How methods of this block are named: `Type::method` when the type is a named path
-/// (not a generic parameter of the block), else from `Self` at run time.
-fn type_name(imp: &ItemImpl) -> Owner {
-    let generic = |ident: &syn::Ident| {
-        imp.generics
-            .params
-            .iter()
-            .any(|p| matches!(p, syn::GenericParam::Type(t) if t.ident == *ident))
-    };
-    match &*imp.self_ty {
-        Type::Path(path) if path.qself.is_none() => match path.path.segments.last() {
-            Some(last) if !(path.path.segments.len() == 1 && generic(&last.ident)) => {
-                Owner::Impl(last.ident.to_string().trim_start_matches("r#").to_owned())
-            }
-            _ => Owner::RuntimeSelf,
-        },
-        _ => Owner::RuntimeSelf,
-    }
 }
 
 /// A method declared without a body, as in a trait definition: the error points where
