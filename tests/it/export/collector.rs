@@ -1,4 +1,4 @@
-//! Self-test of the in-process OTLP collector (`testkit/src/otlp_collector.rs`), driven by
+//! Self-test of the in-process OTLP collector (`testkit/src/otlp_collector/`), driven by
 //! independent clients: the generated tonic `TraceServiceClient`/`MetricsServiceClient`,
 //! `reqwest`, raw TCP sockets and `tonic-types` for the gRPC error details. Everything
 //! stays on 127.0.0.1 and every wait is bounded.
