@@ -347,10 +347,10 @@ impl ToTokens for Classify<'_> {
                             RecordDebug as _, RecordDisplay as _, RecordNothing as _,
                         };
                         (&&#krate::__private::Ret(__rustform_ret)).__rustform_classify(
-                            |__rustform_ok| (&&#krate::__private::Labeled(__rustform_ok)).__rustform_label(),
+                            |__rustform_ok| (&&#krate::__private::LabelProbe(__rustform_ok)).__rustform_label(),
                             |__rustform_err| {
                                 (&&&#krate::__private::Message(__rustform_err)).__rustform_record(__rustform_span);
-                                (&&#krate::__private::Labeled(__rustform_err)).__rustform_label()
+                                (&&#krate::__private::LabelProbe(__rustform_err)).__rustform_label()
                             },
                         )
                     }
@@ -363,7 +363,7 @@ impl ToTokens for Classify<'_> {
             |__rustform_ret, _| {
                 #[allow(unused_imports)]
                 use #krate::__private::{LabelOf as _, NoLabel as _};
-                let __rustform_label = (&&#krate::__private::Labeled(__rustform_ret)).__rustform_label();
+                let __rustform_label = (&&#krate::__private::LabelProbe(__rustform_ret)).__rustform_label();
                 if #test {
                     #krate::__private::Outcome::#on_true(__rustform_label)
                 } else {

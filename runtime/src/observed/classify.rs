@@ -76,8 +76,9 @@ impl<T: ?Sized> ClassifyOther for Ret<'_, T> {
     }
 }
 
-/// A reference to an ok or error value, to find its label.
-pub struct Labeled<'a, T: ?Sized>(pub &'a T);
+/// A reference to an ok or error value, probed for its label: method resolution picks
+/// [`LabelOf`] when its type implements [`ErrorLabel`], [`NoLabel`] otherwise.
+pub struct LabelProbe<'a, T: ?Sized>(pub &'a T);
 
 /// Values whose type implements [`ErrorLabel`].
 pub trait LabelOf {
@@ -85,7 +86,7 @@ pub trait LabelOf {
     fn __rustform_label(&self) -> Option<&'static str>;
 }
 
-impl<T: ErrorLabel + ?Sized> LabelOf for &Labeled<'_, T> {
+impl<T: ErrorLabel + ?Sized> LabelOf for &LabelProbe<'_, T> {
     #[inline]
     fn __rustform_label(&self) -> Option<&'static str> {
         Some(self.0.label())
@@ -98,7 +99,7 @@ pub trait NoLabel {
     fn __rustform_label(&self) -> Option<&'static str>;
 }
 
-impl<T: ?Sized> NoLabel for Labeled<'_, T> {
+impl<T: ?Sized> NoLabel for LabelProbe<'_, T> {
     #[inline]
     fn __rustform_label(&self) -> Option<&'static str> {
         None
@@ -170,29 +171,29 @@ mod tests {
 
     fn classify<T>(value: &T) -> Outcome {
         // Generic code: the fallbacks apply.
-        Ret(value).__rustform_classify(|v| Labeled(v).__rustform_label(), |_| None)
+        Ret(value).__rustform_classify(|v| LabelProbe(v).__rustform_label(), |_| None)
     }
 
     #[test]
     fn concrete_results_are_classified_with_labels() {
         let ok: Result<Kind, Opaque> = Ok(Kind::Missing);
         let outcome = (&&Ret(&ok)).__rustform_classify(
-            |v| (&&Labeled(v)).__rustform_label(),
-            |e| Labeled(e).__rustform_label(),
+            |v| (&&LabelProbe(v)).__rustform_label(),
+            |e| LabelProbe(e).__rustform_label(),
         );
         assert_eq!(outcome, Outcome::ok(Some("missing")));
 
         let err: Result<Opaque, Kind> = Err(Kind::Missing);
         let outcome = (&&Ret(&err)).__rustform_classify(
-            |v| Labeled(v).__rustform_label(),
-            |e| (&&Labeled(e)).__rustform_label(),
+            |v| LabelProbe(v).__rustform_label(),
+            |e| (&&LabelProbe(e)).__rustform_label(),
         );
         assert_eq!(outcome, Outcome::error(Some("missing")));
 
         let plain = 5u8;
         let outcome = Ret(&plain).__rustform_classify(
-            |v| Labeled(v).__rustform_label(),
-            |e| Labeled(e).__rustform_label(),
+            |v| LabelProbe(v).__rustform_label(),
+            |e| LabelProbe(e).__rustform_label(),
         );
         assert_eq!(outcome, Outcome::ok(None));
     }

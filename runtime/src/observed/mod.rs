@@ -13,7 +13,7 @@ mod future;
 mod site;
 
 pub use classify::{
-    ClassifyOther, ClassifyResult, LabelOf, Labeled, Message, Never, NoLabel, RecordDebug,
+    ClassifyOther, ClassifyResult, LabelOf, LabelProbe, Message, Never, NoLabel, RecordDebug,
     RecordDisplay, RecordNothing, Ret,
 };
 pub use future::ObservedFuture;
