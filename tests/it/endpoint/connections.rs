@@ -4,7 +4,7 @@
 //! new connections are refused and counted; and with the process limited to 64
 //! descriptors, 80 silent connections do not keep a valid scrape out.
 
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -78,16 +78,7 @@ impl Probe {
             certificate = Some(issued.cert.pem());
         }
         let mut child = command.spawn().unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let address = loop {
-            let line = lines
-                .next()
-                .expect("the probe reports its address")
-                .unwrap();
-            if let Some(address) = line.strip_prefix("listening: ") {
-                break address.parse().unwrap();
-            }
-        };
+        let (address, lines) = super::listening(child.stderr.take().unwrap());
         // Its own setup done, so only the endpoint runs out of descriptors.
         let serving = lines.map_while(Result::ok).any(|line| line == "serving");
         assert!(serving, "the probe serves");

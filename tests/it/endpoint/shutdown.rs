@@ -2,7 +2,6 @@
 //! own: on SIGTERM `guard.shutdown_signal()` resolves and `/readyz` answers 503 at once,
 //! a request in flight finishes, then `main` returns with status 0.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -23,16 +22,7 @@ fn sigterm_turns_readiness_off_drains_in_flight_requests_and_main_returns() {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let address: SocketAddr = loop {
-        let line = lines
-            .next()
-            .expect("the probe reports its address")
-            .unwrap();
-        if let Some(address) = line.strip_prefix("listening: ") {
-            break address.parse().unwrap();
-        }
-    };
+    let (address, mut lines) = super::listening(child.stderr.take().unwrap());
     // Before: ready (the slow check passes, after 2 s).
     assert_eq!(get(address, "/readyz").0, 200);
     let checked = lines

@@ -2,7 +2,7 @@
 //! (TLS 1.3, and TLS 1.2 when it offers only that), checks the certificate against the
 //! test's own authority, and gets its answer; a plain-HTTP request gets none.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -36,16 +36,7 @@ impl TlsProbe {
             .stdout(Stdio::null())
             .spawn()
             .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let address = loop {
-            let line = lines
-                .next()
-                .expect("the probe reports its address")
-                .unwrap();
-            if let Some(address) = line.strip_prefix("listening: ") {
-                break address.parse().unwrap();
-            }
-        };
+        let (address, _) = super::listening(child.stderr.take().unwrap());
         TlsProbe {
             child,
             address,
