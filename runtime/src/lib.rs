@@ -210,8 +210,9 @@ pub mod __private {
     pub use std;
     pub use tracing;
 
-    // `#[observed]`: the call site, the classification of its return value, whether its
-    // span is wanted, and the objective checked while compiling.
+    // `#[observed]`: the call site, its span, the classification of its return value,
+    // whether a span with fields of the user's own is wanted, and the objective checked
+    // while compiling.
     pub use crate::objective::check_at_compile_time as check_objective;
     pub use crate::observed::*;
     pub use crate::trace::unseen_spans::span_wanted;

@@ -43,6 +43,7 @@ const SIDEWAYS: &[(&str, &str)] = &[
     ("catalog", "observed"),
     ("catalog", "objective"),
     ("observed", "objective"),
+    ("observed", "trace"),
 ];
 
 /// The `crate::x` module names in `text`, its tests left out.

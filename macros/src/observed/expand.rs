@@ -42,20 +42,29 @@ impl ToTokens for Body<'_> {
             (Shape::AsWritten, _) => block.to_token_stream(),
             (Shape::Sync, Some(metrics)) => {
                 let body = Checked(f);
-                let classify = Classify {
+                let outcome = OutcomeOf {
                     krate,
                     outcome: &metrics.outcome,
                 };
+                // The body runs in a closure, so a `return` in it ends the body, not the
+                // call's bookkeeping; the call ends (as a panic if the body unwinds) in
+                // `SyncCall`'s code, compiled once in the runtime.
                 quote! {{
                     #prelude
                     let __rustform_entered = __rustform_span.enter();
-                    #krate::__private::observe_sync(
+                    let __rustform_call = #krate::__private::SyncCall::begin(
                         &__RUSTFORM_SITE,
                         __rustform_self_type,
                         &__rustform_span,
-                        move || #body,
-                        #classify,
-                    )
+                    );
+                    #[allow(clippy::redundant_closure_call)]
+                    let __rustform_ret = (move || #body)();
+                    {
+                        let __rustform_ret = &__rustform_ret;
+                        let __rustform_span = &__rustform_span;
+                        __rustform_call.finish(#outcome);
+                    }
+                    __rustform_ret
                 }}
             }
             (Shape::Never, Some(_)) => quote! {{
@@ -273,6 +282,15 @@ impl ToTokens for SpanInit<'_> {
             Target::Module => quote!(#krate::__private::core::module_path!()),
             Target::Given(target) => target.to_token_stream(),
         };
+        if args.is_empty() && user.is_empty() {
+            return StandardSpan {
+                f,
+                name,
+                level,
+                target,
+            }
+            .to_tokens(out);
+        }
         let function_name = if f.metrics.is_some() {
             quote!(__RUSTFORM_SITE.function_name(__rustform_self_type))
         } else {
@@ -309,6 +327,61 @@ impl ToTokens for SpanInit<'_> {
     }
 }
 
+/// A span with the standard fields only: its callsite as two statics, as `tracing::span!`
+/// declares them, and the rest (level checks, interest, values) in one runtime function
+/// shared by every observed function.
+struct StandardSpan<'a> {
+    f: &'a Function<'a>,
+    name: &'a str,
+    level: &'a Ident,
+    target: TokenStream,
+}
+
+impl ToTokens for StandardSpan<'_> {
+    fn to_tokens(&self, out: &mut TokenStream) {
+        let krate = &self.f.krate;
+        let StandardSpan {
+            name,
+            level,
+            target,
+            ..
+        } = self;
+        let tracing = quote!(#krate::__private::tracing);
+        let core = quote!(#krate::__private::core);
+        let make = match self.f.metrics {
+            Some(_) => quote! {
+                #krate::__private::observed_span(
+                    &__RUSTFORM_CALLSITE,
+                    &__RUSTFORM_SITE,
+                    __rustform_self_type,
+                )
+            },
+            None => {
+                let function = self.f.label();
+                quote!(#krate::__private::function_span(&__RUSTFORM_CALLSITE, #function))
+            }
+        };
+        out.extend(quote! {{
+            static __RUSTFORM_SPAN: #tracing::Metadata<'static> = #tracing::Metadata::new(
+                #name,
+                #target,
+                #tracing::Level::#level,
+                #core::option::Option::Some(#core::file!()),
+                #core::option::Option::Some(#core::line!()),
+                #core::option::Option::Some(#core::module_path!()),
+                #tracing::field::FieldSet::new(
+                    #krate::__private::SPAN_FIELDS,
+                    #tracing::callsite::Identifier(&__RUSTFORM_CALLSITE),
+                ),
+                #tracing::metadata::Kind::SPAN,
+            );
+            static __RUSTFORM_CALLSITE: #tracing::callsite::DefaultCallsite =
+                #tracing::callsite::DefaultCallsite::new(&__RUSTFORM_SPAN);
+            #make
+        }});
+    }
+}
+
 /// One argument listed in `args(...)`, as a span field.
 struct ArgField<'a> {
     name: &'a Ident,
@@ -326,7 +399,58 @@ impl ToTokens for ArgField<'_> {
     }
 }
 
-/// The closure that turns the return value into an outcome and its label.
+/// The expression that turns the return value (`__rustform_ret`, a reference) into an
+/// outcome and its label, given the span (`__rustform_span`, a reference). Only picking
+/// the impls by the value's type is generated; recording the error is the runtime's.
+struct OutcomeOf<'a> {
+    krate: &'a TokenStream,
+    outcome: &'a Outcome,
+}
+
+impl ToTokens for OutcomeOf<'_> {
+    fn to_tokens(&self, out: &mut TokenStream) {
+        let krate = self.krate;
+        let (path, on_true, on_false) = match self.outcome {
+            Outcome::OkIf(path) => (path, quote!(ok), quote!(error)),
+            Outcome::ErrorIf(path) => (path, quote!(error), quote!(ok)),
+            Outcome::ByType => {
+                let result = quote!(#krate::__private::core::result::Result);
+                return out.extend(quote! {{
+                    #[allow(unused_imports)]
+                    use #krate::__private::{
+                        ClassifyOther as _, ClassifyResult as _, LabelOf as _, NoLabel as _,
+                        RecordDebug as _, RecordDisplay as _, RecordNothing as _,
+                    };
+                    match (&&#krate::__private::Ret(__rustform_ret)).__rustform_split() {
+                        #result::Ok(__rustform_ok) => #krate::__private::Outcome::ok(
+                            (&&#krate::__private::LabelProbe(__rustform_ok)).__rustform_label(),
+                        ),
+                        #result::Err(__rustform_err) => #krate::__private::classify_error(
+                            __rustform_span,
+                            (&&#krate::__private::LabelProbe(__rustform_err)).__rustform_label(),
+                            (&&&#krate::__private::Message(__rustform_err)).__rustform_message(),
+                        ),
+                    }
+                }});
+            }
+        };
+        // Spanned at the path, so a predicate of the wrong type is reported there.
+        let test = quote_spanned!(path.span()=> #path(__rustform_ret));
+        out.extend(quote! {{
+            #[allow(unused_imports)]
+            use #krate::__private::{LabelOf as _, NoLabel as _};
+            let _ = __rustform_span;
+            let __rustform_label = (&&#krate::__private::LabelProbe(__rustform_ret)).__rustform_label();
+            if #test {
+                #krate::__private::Outcome::#on_true(__rustform_label)
+            } else {
+                #krate::__private::Outcome::#on_false(__rustform_label)
+            }
+        }});
+    }
+}
+
+/// The closure an `ObservedFuture` classifies its output with.
 struct Classify<'a> {
     krate: &'a TokenStream,
     outcome: &'a Outcome,
@@ -334,43 +458,11 @@ struct Classify<'a> {
 
 impl ToTokens for Classify<'_> {
     fn to_tokens(&self, out: &mut TokenStream) {
-        let krate = self.krate;
-        let (path, on_true, on_false) = match self.outcome {
-            Outcome::OkIf(path) => (path, quote!(ok), quote!(error)),
-            Outcome::ErrorIf(path) => (path, quote!(error), quote!(ok)),
-            Outcome::ByType => {
-                return out.extend(quote! {
-                    |__rustform_ret, __rustform_span| {
-                        #[allow(unused_imports)]
-                        use #krate::__private::{
-                            ClassifyOther as _, ClassifyResult as _, LabelOf as _, NoLabel as _,
-                            RecordDebug as _, RecordDisplay as _, RecordNothing as _,
-                        };
-                        (&&#krate::__private::Ret(__rustform_ret)).__rustform_classify(
-                            |__rustform_ok| (&&#krate::__private::LabelProbe(__rustform_ok)).__rustform_label(),
-                            |__rustform_err| {
-                                (&&&#krate::__private::Message(__rustform_err)).__rustform_record(__rustform_span);
-                                (&&#krate::__private::LabelProbe(__rustform_err)).__rustform_label()
-                            },
-                        )
-                    }
-                });
-            }
+        let outcome = OutcomeOf {
+            krate: self.krate,
+            outcome: self.outcome,
         };
-        // Spanned at the path, so a predicate of the wrong type is reported there.
-        let test = quote_spanned!(path.span()=> #path(__rustform_ret));
-        out.extend(quote! {
-            |__rustform_ret, _| {
-                #[allow(unused_imports)]
-                use #krate::__private::{LabelOf as _, NoLabel as _};
-                let __rustform_label = (&&#krate::__private::LabelProbe(__rustform_ret)).__rustform_label();
-                if #test {
-                    #krate::__private::Outcome::#on_true(__rustform_label)
-                } else {
-                    #krate::__private::Outcome::#on_false(__rustform_label)
-                }
-            }
-        });
+        out.extend(quote!(|__rustform_ret, __rustform_span| #outcome));
     }
 }
 
@@ -525,7 +617,8 @@ mod tests {
             krate: &krate,
             outcome: &Outcome::ByType,
         });
-        assert!(tokens.contains("__rustform_classify"), "{tokens}");
+        assert!(tokens.contains("__rustform_split"), "{tokens}");
+        assert!(tokens.contains("classify_error"), "{tokens}");
     }
 
     #[test]
@@ -627,6 +720,23 @@ mod tests {
                 assert!(span.contains("id = id , x = 1"), "{span}");
             },
         );
+        with(quote!(level = "warn"), &f, |f| {
+            let span = text(SpanInit(f));
+            assert!(!span.contains("span !"), "{span}");
+            assert!(span.contains("SPAN_FIELDS"), "{span}");
+            assert!(span.contains("Level :: WARN"), "{span}");
+            assert!(
+                span.contains("observed_span (& __RUSTFORM_CALLSITE , & __RUSTFORM_SITE"),
+                "{span}"
+            );
+        });
+        with(quote!(metrics = false), &f, |f| {
+            let span = text(SpanInit(f));
+            assert!(
+                span.contains("function_span (& __RUSTFORM_CALLSITE , \"pay\")"),
+                "{span}"
+            );
+        });
         with(quote!(span = false), &f, |f| {
             assert_eq!(
                 text(SpanInit(f)),
@@ -650,7 +760,8 @@ mod tests {
             ),
             quote!(),
         );
-        assert!(sync.contains("observe_sync"), "{sync}");
+        assert!(sync.contains("SyncCall :: begin"), "{sync}");
+        assert!(sync.contains("__rustform_call . finish"), "{sync}");
         let spans_only = body(
             syn::parse_quote!(
                 fn f() -> u8 {
@@ -659,7 +770,7 @@ mod tests {
             ),
             quote!(metrics = false),
         );
-        assert!(!spans_only.contains("observe_sync") && !spans_only.contains("__RUSTFORM_SITE"));
+        assert!(!spans_only.contains("SyncCall") && !spans_only.contains("__RUSTFORM_SITE"));
         let async_fn = body(
             syn::parse_quote!(
                 async fn f() {}

@@ -18,18 +18,14 @@ use crate::ErrorLabel;
 /// A reference to a function's return value, to classify it.
 pub struct Ret<'a, T: ?Sized>(pub &'a T);
 
-/// `Result`s: `Ok` is ok, `Err` is an error; each side labeled when its type has an
-/// [`ErrorLabel`].
+/// `Result`s: `Ok` is ok, `Err` is an error.
 pub trait ClassifyResult {
     /// The `Ok` type.
     type Ok;
     /// The `Err` type.
     type Err;
-    /// Classifies the value; `ok`/`err` give the label of the side present.
-    fn __rustform_classify<FO, FE>(&self, ok: FO, err: FE) -> Outcome
-    where
-        FO: FnOnce(&Self::Ok) -> Option<&'static str>,
-        FE: FnOnce(&Self::Err) -> Option<&'static str>;
+    /// The side present, for the generated code to probe for its label.
+    fn __rustform_split(&self) -> Result<&Self::Ok, &Self::Err>;
 }
 
 impl<T, E> ClassifyResult for &Ret<'_, Result<T, E>> {
@@ -37,42 +33,28 @@ impl<T, E> ClassifyResult for &Ret<'_, Result<T, E>> {
     type Err = E;
 
     #[inline]
-    fn __rustform_classify<FO, FE>(&self, ok: FO, err: FE) -> Outcome
-    where
-        FO: FnOnce(&T) -> Option<&'static str>,
-        FE: FnOnce(&E) -> Option<&'static str>,
-    {
-        match self.0 {
-            Ok(v) => Outcome::ok(ok(v)),
-            Err(e) => Outcome::error(err(e)),
-        }
+    fn __rustform_split(&self) -> Result<&T, &E> {
+        self.0.as_ref()
     }
 }
 
 /// An uninhabited type: the "error side" of values that are not `Result`s.
 pub enum Never {}
 
-/// Any other value: ok, labeled when its type has an [`ErrorLabel`].
+/// Any other value: ok.
 pub trait ClassifyOther {
     /// The value's type.
     type Ok: ?Sized;
-    /// Classifies the value as ok.
-    fn __rustform_classify<FO, FE>(&self, ok: FO, err: FE) -> Outcome
-    where
-        FO: FnOnce(&Self::Ok) -> Option<&'static str>,
-        FE: FnOnce(&Never) -> Option<&'static str>;
+    /// The value, always on the ok side.
+    fn __rustform_split(&self) -> Result<&Self::Ok, &Never>;
 }
 
 impl<T: ?Sized> ClassifyOther for Ret<'_, T> {
     type Ok = T;
 
     #[inline]
-    fn __rustform_classify<FO, FE>(&self, ok: FO, _err: FE) -> Outcome
-    where
-        FO: FnOnce(&T) -> Option<&'static str>,
-        FE: FnOnce(&Never) -> Option<&'static str>,
-    {
-        Outcome::ok(ok(self.0))
+    fn __rustform_split(&self) -> Result<&T, &Never> {
+        Ok(self.0)
     }
 }
 
@@ -106,48 +88,80 @@ impl<T: ?Sized> NoLabel for LabelProbe<'_, T> {
     }
 }
 
-/// A reference to an error, to record it on the span as `exception.message`.
+/// A reference to an error, probed for how to write it as the span's
+/// `exception.message`: method resolution picks [`RecordDisplay`], else [`RecordDebug`],
+/// else [`RecordNothing`].
 pub struct Message<'a, T: ?Sized>(pub &'a T);
 
-/// Errors that implement `Display`: recorded with it.
-pub trait RecordDisplay {
-    /// Records `exception.message` on `span` if it is enabled.
-    fn __rustform_record(&self, span: &Span);
+/// How an error is written on the span: the generated code only picks it, the writing is
+/// [`classify_error`]'s, compiled once for every function.
+pub enum ErrorMessage<'a> {
+    /// With `Display`.
+    Display(&'a dyn fmt::Display),
+    /// With `Debug`, for an error without `Display`.
+    Debug(&'a dyn fmt::Debug),
+    /// Not written: the error cannot be formatted.
+    Nothing,
 }
 
-impl<T: fmt::Display + ?Sized> RecordDisplay for &&Message<'_, T> {
+/// Errors that implement `Display`: recorded with it.
+pub trait RecordDisplay<'a> {
+    /// The error as its `Display`.
+    fn __rustform_message(&self) -> ErrorMessage<'a>;
+}
+
+impl<'a, T: fmt::Display> RecordDisplay<'a> for &&Message<'a, T> {
     #[inline]
-    fn __rustform_record(&self, span: &Span) {
-        if !span.is_disabled() {
-            span.record("exception.message", tracing::field::display(self.0));
-        }
+    fn __rustform_message(&self) -> ErrorMessage<'a> {
+        ErrorMessage::Display(self.0)
     }
 }
 
 /// Errors that implement only `Debug`: recorded with it.
-pub trait RecordDebug {
-    /// Records `exception.message` on `span` if it is enabled.
-    fn __rustform_record(&self, span: &Span);
+pub trait RecordDebug<'a> {
+    /// The error as its `Debug`.
+    fn __rustform_message(&self) -> ErrorMessage<'a>;
 }
 
-impl<T: fmt::Debug + ?Sized> RecordDebug for &Message<'_, T> {
+impl<'a, T: fmt::Debug> RecordDebug<'a> for &Message<'a, T> {
     #[inline]
-    fn __rustform_record(&self, span: &Span) {
-        if !span.is_disabled() {
-            span.record("exception.message", tracing::field::debug(self.0));
-        }
+    fn __rustform_message(&self) -> ErrorMessage<'a> {
+        ErrorMessage::Debug(self.0)
     }
 }
 
-/// Errors that cannot be formatted: nothing to record.
-pub trait RecordNothing {
-    /// Does nothing.
-    fn __rustform_record(&self, span: &Span);
+/// Errors that cannot be formatted (or are not sized): nothing to record.
+pub trait RecordNothing<'a> {
+    /// [`ErrorMessage::Nothing`].
+    fn __rustform_message(&self) -> ErrorMessage<'a>;
 }
 
-impl<T: ?Sized> RecordNothing for Message<'_, T> {
+impl<'a, T: ?Sized> RecordNothing<'a> for Message<'a, T> {
     #[inline]
-    fn __rustform_record(&self, _span: &Span) {}
+    fn __rustform_message(&self) -> ErrorMessage<'a> {
+        ErrorMessage::Nothing
+    }
+}
+
+/// A failed call: writes the error on the span as `exception.message` when the span is
+/// enabled, and returns the outcome with the error's label.
+pub fn classify_error(
+    span: &Span,
+    label: Option<&'static str>,
+    message: ErrorMessage<'_>,
+) -> Outcome {
+    if !span.is_disabled() {
+        match message {
+            ErrorMessage::Display(error) => {
+                span.record("exception.message", tracing::field::display(error));
+            }
+            ErrorMessage::Debug(error) => {
+                span.record("exception.message", tracing::field::debug(error));
+            }
+            ErrorMessage::Nothing => {}
+        }
+    }
+    Outcome::error(label)
 }
 
 #[cfg(test)]
@@ -169,38 +183,67 @@ mod tests {
 
     struct Opaque;
 
-    fn classify<T>(value: &T) -> Outcome {
+    /// What the generated code does with a return value of a concrete type.
+    macro_rules! classify {
+        ($value:expr) => {
+            match (&&Ret($value)).__rustform_split() {
+                Ok(v) => Outcome::ok((&&LabelProbe(v)).__rustform_label()),
+                Err(e) => classify_error(
+                    &Span::none(),
+                    (&&LabelProbe(e)).__rustform_label(),
+                    (&&&Message(e)).__rustform_message(),
+                ),
+            }
+        };
+    }
+
+    fn classify_generic<T>(value: &T) -> Outcome {
         // Generic code: the fallbacks apply.
-        Ret(value).__rustform_classify(|v| LabelProbe(v).__rustform_label(), |_| None)
+        match Ret(value).__rustform_split() {
+            Ok(v) => Outcome::ok(LabelProbe(v).__rustform_label()),
+            Err(e) => Outcome::error(LabelProbe(e).__rustform_label()),
+        }
     }
 
     #[test]
     fn concrete_results_are_classified_with_labels() {
         let ok: Result<Kind, Opaque> = Ok(Kind::Missing);
-        let outcome = (&&Ret(&ok)).__rustform_classify(
-            |v| (&&LabelProbe(v)).__rustform_label(),
-            |e| LabelProbe(e).__rustform_label(),
-        );
-        assert_eq!(outcome, Outcome::ok(Some("missing")));
-
+        assert_eq!(classify!(&ok), Outcome::ok(Some("missing")));
         let err: Result<Opaque, Kind> = Err(Kind::Missing);
-        let outcome = (&&Ret(&err)).__rustform_classify(
-            |v| LabelProbe(v).__rustform_label(),
-            |e| (&&LabelProbe(e)).__rustform_label(),
-        );
-        assert_eq!(outcome, Outcome::error(Some("missing")));
-
+        assert_eq!(classify!(&err), Outcome::error(Some("missing")));
+        let unlabeled: Result<(), Opaque> = Err(Opaque);
+        assert_eq!(classify!(&unlabeled), Outcome::error(None));
         let plain = 5u8;
-        let outcome = Ret(&plain).__rustform_classify(
-            |v| LabelProbe(v).__rustform_label(),
-            |e| LabelProbe(e).__rustform_label(),
+        assert_eq!(classify!(&plain), Outcome::ok(None));
+    }
+
+    #[test]
+    fn errors_are_written_with_display_else_debug() {
+        #[derive(Debug)]
+        struct OnlyDebug;
+        let shown = std::io::Error::other("disk full");
+        let written = |message: ErrorMessage<'_>| match message {
+            ErrorMessage::Display(error) => format!("display: {error}"),
+            ErrorMessage::Debug(error) => format!("debug: {error:?}"),
+            ErrorMessage::Nothing => "nothing".to_owned(),
+        };
+        assert_eq!(
+            written((&&&Message(&shown)).__rustform_message()),
+            "display: disk full"
         );
-        assert_eq!(outcome, Outcome::ok(None));
+        assert_eq!(
+            written((&&&Message(&OnlyDebug)).__rustform_message()),
+            "debug: OnlyDebug"
+        );
+        assert_eq!(
+            written((&&&Message(&Opaque)).__rustform_message()),
+            "nothing"
+        );
     }
 
     #[test]
     fn generic_values_fall_back_to_ok_without_label() {
         let err: Result<(), Kind> = Err(Kind::Missing);
-        assert_eq!(classify(&err), Outcome::ok(None));
+        assert_eq!(classify_generic(&err), Outcome::ok(None));
     }
 }

@@ -626,8 +626,8 @@ pub struct SyncCall<'a> {
 }
 
 impl<'a> SyncCall<'a> {
-    /// Starts a call of `site` under `span`.
-    #[inline]
+    /// Starts a call of `site` under `span`. Not inlined, as the end of the call: the
+    /// observed function's own code is the two calls.
     pub fn begin(site: &'static CallSite, self_type: SelfType, span: &'a Span) -> SyncCall<'a> {
         let state = site.state(self_type);
         let call = CallState::begin(state);
@@ -647,7 +647,6 @@ impl<'a> SyncCall<'a> {
 }
 
 impl Drop for SyncCall<'_> {
-    #[inline]
     fn drop(&mut self) {
         restore_current(self.previous);
         if let Some(call) = self.call.take() {
@@ -659,21 +658,6 @@ impl Drop for SyncCall<'_> {
             call.end(ending, self.span);
         }
     }
-}
-
-/// Runs a synchronous body as one observed call.
-#[inline]
-pub fn observe_sync<R>(
-    site: &'static CallSite,
-    self_type: SelfType,
-    span: &Span,
-    body: impl FnOnce() -> R,
-    classify: impl FnOnce(&R, &Span) -> Outcome,
-) -> R {
-    let call = SyncCall::begin(site, self_type, span);
-    let ret = body();
-    call.finish(classify(&ret, span));
-    ret
 }
 
 #[cfg(test)]
