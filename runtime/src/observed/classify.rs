@@ -218,6 +218,10 @@ mod tests {
     }
 
     #[test]
+    #[allow(
+        clippy::needless_borrow,
+        reason = "the probe's references are what picks the impl"
+    )]
     fn errors_are_written_with_display_else_debug() {
         #[derive(Debug)]
         struct OnlyDebug;
