@@ -12,23 +12,22 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 static THROUGH_FACADE: AtomicUsize = AtomicUsize::new(0);
 
-/// A facade over `rustform` whose `observe_sync` counts its calls, to show that the
+/// A facade over `rustform` whose `observed_span` counts its calls, to show that the
 /// expansion goes through the path given with `crate`.
 mod facade {
     pub mod __private {
         pub use renamed::__private::*;
 
         use renamed::__private::tracing::Span;
+        use renamed::__private::tracing::callsite::DefaultCallsite;
 
-        pub fn observe_sync<R>(
+        pub fn observed_span(
+            callsite: &'static DefaultCallsite,
             site: &'static CallSite,
             self_type: SelfType,
-            span: &Span,
-            body: impl FnOnce() -> R,
-            classify: impl FnOnce(&R, &Span) -> Outcome,
-        ) -> R {
+        ) -> Span {
             crate::THROUGH_FACADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            renamed::__private::observe_sync(site, self_type, span, body, classify)
+            renamed::__private::observed_span(callsite, site, self_type)
         }
     }
 }
