@@ -264,7 +264,8 @@ async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         ),
     };
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
-    eprintln!("listening: {}", listener.local_addr()?);
+    // One write, so a reader never sees half an address.
+    eprint!("{}", format!("listening: {}\n", listener.local_addr()?));
     axum::serve(listener, router(args.mode))
         .with_graceful_shutdown(stop_signal())
         .await?;
@@ -285,7 +286,8 @@ async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 /// `load_target collector`.
 fn collect() -> Result<(), Box<dyn std::error::Error>> {
     let collector = testkit::otlp_collector::Collector::start();
-    println!("otlp: {}", collector.grpc_endpoint());
+    print!("{}", format!("otlp: {}\n", collector.grpc_endpoint()));
+    std::io::Write::flush(&mut std::io::stdout())?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
