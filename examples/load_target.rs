@@ -41,6 +41,7 @@
 //! its own (so decoding the spans costs the server nothing), prints `otlp: ENDPOINT` on
 //! standard output, and on SIGTERM prints `spans received: N` and exits.
 
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -265,7 +266,7 @@ async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     };
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
     // One write, so a reader never sees half an address.
-    eprint!("{}", format!("listening: {}\n", listener.local_addr()?));
+    std::io::stderr().write_all(format!("listening: {}\n", listener.local_addr()?).as_bytes())?;
     axum::serve(listener, router(args.mode))
         .with_graceful_shutdown(stop_signal())
         .await?;
@@ -286,8 +287,9 @@ async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 /// `load_target collector`.
 fn collect() -> Result<(), Box<dyn std::error::Error>> {
     let collector = testkit::otlp_collector::Collector::start();
-    print!("{}", format!("otlp: {}\n", collector.grpc_endpoint()));
-    std::io::Write::flush(&mut std::io::stdout())?;
+    let mut stdout = std::io::stdout();
+    stdout.write_all(format!("otlp: {}\n", collector.grpc_endpoint()).as_bytes())?;
+    stdout.flush()?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
