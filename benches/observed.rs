@@ -48,6 +48,13 @@ fn observed_add(a: u64, b: u64) -> u64 {
     a.wrapping_add(b)
 }
 
+/// `observed_add` for the sixteen-thread variant, whose calls are counted and checked.
+#[observed]
+#[inline(never)]
+fn crowded_add(a: u64, b: u64) -> u64 {
+    a.wrapping_add(b)
+}
+
 #[observed]
 #[inline(never)]
 async fn observed_add_async(a: u64, b: u64) -> u64 {
@@ -177,27 +184,30 @@ fn poll_once<F: Future>(future: F) -> F::Output {
     }
 }
 
-/// Runs `call` `iters` times on each of two threads started together and returns the
-/// wall time of the slower thread: the time of `iters` calls under contention.
-fn on_two_threads<F: Fn() + Sync>(iters: u64, call: F) -> Duration {
-    let barrier = Barrier::new(2);
+/// Runs `call` `iters` times on each of `threads` threads started together and returns
+/// the wall time of the slowest thread: the time of `iters` calls under contention.
+fn on_threads<F: Fn() + Sync>(threads: usize, iters: u64, call: F) -> Duration {
+    let barrier = Barrier::new(threads);
     std::thread::scope(|scope| {
-        let threads = [(); 2].map(|()| {
-            scope.spawn(|| {
-                // Touch the metrics once (the thread's metric slot, its thread locals)
-                // before the clock starts, like any thread that has run before.
-                call();
-                barrier.wait();
-                let start = Instant::now();
-                for _ in 0..iters {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    // Touch the metrics once (the thread's metric slot, its thread
+                    // locals) before the clock starts, like any thread that has run
+                    // before.
                     call();
-                }
-                start.elapsed()
+                    barrier.wait();
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        call();
+                    }
+                    start.elapsed()
+                })
             })
-        });
-        threads
-            .map(|thread| thread.join().expect("benchmark thread panicked"))
+            .collect();
+        handles
             .into_iter()
+            .map(|thread| thread.join().expect("benchmark thread panicked"))
             .max()
             .unwrap_or_default()
     })
@@ -314,7 +324,7 @@ fn two_threads(group: &mut BenchmarkGroup<'_, WallTime>, floor: &Floor) {
 
     group.bench_function("two_threads/observed", |b| {
         b.iter_custom(|iters| {
-            on_two_threads(iters, || {
+            on_threads(2, iters, || {
                 black_box(observed_add(black_box(1), black_box(2)));
             })
         });
@@ -323,14 +333,45 @@ fn two_threads(group: &mut BenchmarkGroup<'_, WallTime>, floor: &Floor) {
     // the machine (shared core resources, clock frequency), the baseline for the others.
     group.bench_function("two_threads/two_clock_reads", |b| {
         b.iter_custom(|iters| {
-            on_two_threads(iters, || {
+            on_threads(2, iters, || {
                 black_box(Instant::now().elapsed());
             })
         });
     });
     group.bench_function("two_threads/floor", |b| {
         b.iter_custom(|iters| {
-            on_two_threads(iters, || {
+            on_threads(2, iters, || {
+                black_box(floor.call(black_box(1), black_box(2)));
+            })
+        });
+    });
+    // Sixteen threads on one function, more than the cores: the time for each thread's
+    // `iters` calls, with the threads taking turns on the cores. Divided by 16 / cores,
+    // it is the cost of one call.
+    let calls = std::sync::atomic::AtomicU64::new(0);
+    group.bench_function("sixteen_threads/observed", |b| {
+        b.iter_custom(|iters| {
+            // Each thread makes one untimed call, then `iters` timed ones.
+            calls.fetch_add(16 * (iters + 1), std::sync::atomic::Ordering::Relaxed);
+            on_threads(16, iters, || {
+                black_box(crowded_add(black_box(1), black_box(2)));
+            })
+        });
+    });
+    // Every call counted, however the threads interleaved.
+    let expected = calls.load(std::sync::atomic::Ordering::Relaxed);
+    let text = rustform::metrics::default_registry().render();
+    let counted = text
+        .lines()
+        .find(|l| {
+            l.starts_with("function_calls_total{function=\"crowded_add\"")
+                && l.contains("result=\"ok\"")
+        })
+        .and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok());
+    assert_eq!(counted, Some(expected), "sixteen threads lost calls");
+    group.bench_function("sixteen_threads/floor", |b| {
+        b.iter_custom(|iters| {
+            on_threads(16, iters, || {
                 black_box(floor.call(black_box(1), black_box(2)));
             })
         });

@@ -110,9 +110,15 @@ impl PrometheusServer {
             .unwrap_or_default()
     }
 
-    /// Waits until the job's target was scraped successfully, and returns it.
+    /// Waits until the job's target was scraped successfully and that scrape's samples
+    /// can be queried, and returns the target.
+    ///
+    /// Prometheus marks a target up before it commits the scrape's samples, so a
+    /// healthy target alone does not mean a query sees them yet. The scrape's own `up`
+    /// sample is committed with the rest, so once `up == 1` answers, they all do.
     pub fn wait_until_up(&self, job: &str) -> Value {
         let mut found = Value::Null;
+        let up = format!("up{{job=\"{job}\"}} == 1");
         self.wait(
             &format!("job {job} to be scraped"),
             Duration::from_secs(30),
@@ -122,7 +128,7 @@ impl PrometheusServer {
                     .into_iter()
                     .find(|t| t["labels"]["job"] == job && t["health"] == "up")
                     .unwrap_or(Value::Null);
-                !found.is_null()
+                !found.is_null() && !self.query(&up).is_empty()
             },
         );
         found

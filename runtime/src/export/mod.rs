@@ -24,6 +24,7 @@ mod resource;
 mod retry;
 mod spans;
 mod stats;
+mod trace_request;
 #[cfg(feature = "zipkin")]
 mod zipkin;
 
@@ -149,7 +150,9 @@ pub(crate) fn install(config: &Config, service_name: &str) -> Result<Option<Expo
                         OtlpClient::new(&what, transport, Signal::Traces, name, default_grpc)?;
                     let sink = OtlpSpans {
                         client,
-                        resource: ResourceAttributesWithSchema::from(&sdk_resource),
+                        request: std::sync::Mutex::new(trace_request::TraceRequestEncoder::new(
+                            &ResourceAttributesWithSchema::from(&sdk_resource),
+                        )),
                     };
                     QueueProcessor::start(
                         &runtime.handle,
@@ -397,17 +400,23 @@ fn development(config: &Config) -> bool {
 /// Spans over OTLP.
 struct OtlpSpans {
     client: OtlpClient,
-    resource: ResourceAttributesWithSchema,
+    /// Writes each batch's request into a buffer it keeps (one export at a time takes it).
+    request: std::sync::Mutex<trace_request::TraceRequestEncoder>,
 }
 
 impl SpanSink for OtlpSpans {
     async fn export(&self, spans: Vec<SpanData>, deadline: Instant) -> Result<u64, Failure> {
         use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-        use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
-        let request = ExportTraceServiceRequest {
-            resource_spans: group_spans_by_resource_and_scope(spans, &self.resource),
-        };
-        let accepted = self.client.export(request, deadline).await?;
+        let body = self
+            .request
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .encode(&spans);
+        drop(spans);
+        let accepted = self
+            .client
+            .send::<ExportTraceServiceRequest>(body, deadline)
+            .await?;
         if accepted.rejected > 0 {
             report(|| {
                 tracing::warn!(

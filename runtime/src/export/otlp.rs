@@ -12,6 +12,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use prost::Message;
+use prost::bytes::Bytes;
 
 use super::retry::{self, Failure};
 use super::stats::{ExportStats, Signal};
@@ -208,9 +209,24 @@ impl OtlpClient {
         request: M,
         deadline: Instant,
     ) -> Result<Accepted, Failure> {
+        self.send::<M>(Bytes::from(request.encode_to_vec()), deadline)
+            .await
+    }
+
+    /// Sends `body`, an `M` already encoded, retrying transient failures until
+    /// `deadline`; every attempt sends the same bytes.
+    pub(crate) async fn send<M: OtlpMessage>(
+        &self,
+        body: Bytes,
+        deadline: Instant,
+    ) -> Result<Accepted, Failure> {
         let retries = &self.stats.retries;
-        let result =
-            retry::with_retries(deadline, || retries.inc(), || self.attempt(request.clone())).await;
+        let result = retry::with_retries(
+            deadline,
+            || retries.inc(),
+            || self.attempt::<M>(body.clone()),
+        )
+        .await;
         match &result {
             Ok(accepted) if accepted.rejected > 0 => self.stats.partial.inc(),
             Ok(_) => self.stats.success.inc(),
@@ -219,10 +235,10 @@ impl OtlpClient {
         result
     }
 
-    async fn attempt<M: OtlpMessage>(&self, request: M) -> Result<Accepted, Failure> {
+    async fn attempt<M: OtlpMessage>(&self, body: Bytes) -> Result<Accepted, Failure> {
         let response: M::Response = match &self.wire {
-            Wire::Http { client, url } => self.post(client, url, &request).await?,
-            Wire::Grpc { channel } => self.call::<M>(channel.clone(), request).await?,
+            Wire::Http { client, url } => self.post(client, url, body).await?,
+            Wire::Grpc { channel } => self.call::<M>(channel.clone(), body).await?,
         };
         let (rejected, message) = M::rejected(&response);
         Ok(Accepted { rejected, message })
@@ -232,14 +248,13 @@ impl OtlpClient {
         &self,
         client: &reqwest::Client,
         url: &reqwest::Url,
-        request: &impl Message,
+        mut body: Bytes,
     ) -> Result<R, Failure> {
-        let mut body = request.encode_to_vec();
         let mut builder = client
             .post(url.clone())
             .header(http::header::CONTENT_TYPE, "application/x-protobuf");
         if self.gzip {
-            body = gzip(&body);
+            body = Bytes::from(gzip(&body));
             builder = builder.header(http::header::CONTENT_ENCODING, "gzip");
         }
         for (name, value) in &self.headers {
@@ -271,7 +286,7 @@ impl OtlpClient {
     async fn call<M: OtlpMessage>(
         &self,
         channel: tonic::transport::Channel,
-        request: M,
+        body: Bytes,
     ) -> Result<M::Response, Failure> {
         let mut grpc = tonic::client::Grpc::new(channel);
         if self.gzip {
@@ -282,7 +297,7 @@ impl OtlpClient {
             after: None,
             reason: format!("gRPC connection failed: {e}"),
         })?;
-        let mut request = tonic::Request::new(request);
+        let mut request = tonic::Request::new(body);
         for (name, value) in &self.headers {
             if let (Ok(key), Ok(value)) = (
                 tonic::metadata::AsciiMetadataKey::from_bytes(name.as_str().as_bytes()),
@@ -292,11 +307,48 @@ impl OtlpClient {
             }
         }
         let path = http::uri::PathAndQuery::from_static(M::GRPC_PATH);
-        let codec = tonic_prost::ProstCodec::<M, M::Response>::default();
+        let codec = Encoded::<M::Response>(std::marker::PhantomData);
         match grpc.unary(request, path, codec).await {
             Ok(response) => Ok(response.into_inner()),
             Err(status) => Err(grpc_failure(&status)),
         }
+    }
+}
+
+/// The gRPC codec of a request encoded beforehand: its bytes are copied into the
+/// message frame as they are, and the response is decoded by prost.
+struct Encoded<R>(std::marker::PhantomData<R>);
+
+impl<R: Message + Default + Send + 'static> tonic::codec::Codec for Encoded<R> {
+    type Encode = Bytes;
+    type Decode = R;
+    type Encoder = EncodedBytes;
+    type Decoder = tonic_prost::ProstDecoder<R>;
+
+    fn encoder(&mut self) -> EncodedBytes {
+        EncodedBytes
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        tonic_prost::ProstCodec::<(), R>::raw_decoder(tonic::codec::BufferSettings::default())
+    }
+}
+
+/// Writes an encoded message into the gRPC frame.
+struct EncodedBytes;
+
+impl tonic::codec::Encoder for EncodedBytes {
+    type Item = Bytes;
+    type Error = tonic::Status;
+
+    fn encode(
+        &mut self,
+        item: Bytes,
+        buf: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), tonic::Status> {
+        use prost::bytes::BufMut;
+        buf.put_slice(&item);
+        Ok(())
     }
 }
 

@@ -9,17 +9,22 @@
 //! thread shutting down, for everything the task has not sent by then (`shutdown`). So a
 //! span is counted once, and an export that ends after the settlement counts nothing.
 //! The application's threads never take that lock: a span's end is a `try_send`.
+//!
+//! The task is not woken for every span. It waits for a full batch, which the thread
+//! whose span makes the queue hold `max_export_batch_size` spans announces (one atomic
+//! increment per span, one wake-up per batch), for the scheduled delay, or for a command.
+//! A task woken for each span, as a receiver waiting on the queue is, cost the export
+//! thread a wake-up, a lock and a poll of every branch per span at moderate rates.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use opentelemetry::Context as OtelContext;
 use opentelemetry::trace::Status;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, mpsc, watch};
 
 use super::Command;
 use super::retry::Failure;
@@ -42,7 +47,8 @@ pub(crate) trait SpanSink: Send + Sync + 'static {
 /// The OpenTelemetry SDK's view of the pipeline: spans in at `on_end`, never blocking.
 #[derive(Debug)]
 pub(crate) struct QueueProcessor {
-    spans: mpsc::Sender<SpanData>,
+    /// `None` once dropped, so the export task sees the queue closed when it is woken.
+    spans: Option<mpsc::Sender<SpanData>>,
     stats: SpanStats,
     shared: Arc<Shared>,
     flush_timeout: Duration,
@@ -62,6 +68,13 @@ struct Shared {
     control: mpsc::UnboundedSender<Command>,
     /// When shutdown begins, the time by which the export under way must end.
     stop: watch::Sender<Option<Instant>>,
+    /// Spans in the queue (sent and not yet taken out); for a moment below zero when
+    /// the task takes a span before its sender has counted it.
+    waiting: AtomicIsize,
+    /// The batch size: the queue holding this many spans wakes the export task.
+    batch_size: usize,
+    /// Wakes the export task: a full batch is waiting, or the processor is gone.
+    ready: Notify,
 }
 
 /// Every span taken into the queue and not counted yet.
@@ -110,6 +123,9 @@ impl QueueProcessor {
             stats: stats.clone(),
             control,
             stop,
+            waiting: AtomicIsize::new(0),
+            batch_size,
+            ready: Notify::new(),
         });
         let worker = Worker {
             sink: Arc::new(sink),
@@ -122,7 +138,7 @@ impl QueueProcessor {
         };
         runtime.spawn(worker.run(commands));
         QueueProcessor {
-            spans,
+            spans: Some(spans),
             stats,
             shared,
             flush_timeout: batch.export_timeout,
@@ -163,8 +179,14 @@ impl SpanProcessor for QueueProcessor {
             return;
         }
         describe_error(&mut span);
-        match self.spans.try_send(span) {
-            Ok(()) => self.stats.queued.inc(),
+        let Some(spans) = &self.spans else {
+            return self.stats.shutdown.inc();
+        };
+        match spans.try_send(span) {
+            Ok(()) => {
+                self.stats.queued.inc();
+                self.shared.sent();
+            }
             Err(mpsc::error::TrySendError::Full(_)) => self.stats.queue_full.inc(),
             Err(mpsc::error::TrySendError::Closed(_)) => self.stats.shutdown.inc(),
         }
@@ -204,6 +226,15 @@ impl SpanProcessor for QueueProcessor {
     }
 }
 
+impl Drop for QueueProcessor {
+    fn drop(&mut self) {
+        // The queue's only sender goes first: the task, woken, finds the queue closed
+        // once it is empty, sends what is left and stops.
+        self.spans = None;
+        self.shared.ready.notify_one();
+    }
+}
+
 impl SpanPipeline {
     /// Begins the shutdown: spans ending from now on are dropped (and counted), and the
     /// export task sends what is pending until `deadline`, then counts the rest and
@@ -238,32 +269,54 @@ impl Shared {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Moves spans from the queue into the batch, up to `size`; when there are none,
-    /// the task is woken by the next one.
-    fn poll_fill(&self, cx: &mut Context<'_>, size: usize) -> Poll<Fill> {
+    /// Counts a span sent to the queue; the one that fills a batch wakes the task.
+    fn sent(&self) {
+        // The count rises one at a time, so each rise to a full batch is seen by exactly
+        // one sender; the task takes spans out by whole batches or less.
+        if self.waiting.fetch_add(1, Ordering::AcqRel) + 1 == self.batch_size as isize {
+            self.ready.notify_one();
+        }
+    }
+
+    /// Counts `n` spans taken out of the queue.
+    fn taken(&self, n: usize) {
+        if n > 0 {
+            self.stats.queued.sub(n as i64);
+            self.waiting.fetch_sub(n as isize, Ordering::AcqRel);
+        }
+    }
+
+    /// Whether the queue holds a full batch.
+    fn batch_waiting(&self) -> bool {
+        self.waiting.load(Ordering::Acquire) >= self.batch_size as isize
+    }
+
+    /// Moves spans from the queue into the batch, up to `size`.
+    fn fill(&self, size: usize) -> Fill {
         let mut pending = self.lock();
         let Pending { queue, batch, .. } = &mut *pending;
         let Some(queue) = queue else {
-            return Poll::Ready(Fill::Closed);
+            return Fill::Closed;
         };
-        let mut moved = false;
+        let before = batch.len();
+        let mut closed = false;
         while batch.len() < size {
-            match queue.poll_recv(cx) {
-                Poll::Ready(Some(span)) => {
-                    self.stats.queued.dec();
-                    batch.push(span);
-                    moved = true;
+            match queue.try_recv() {
+                Ok(span) => batch.push(span),
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => {
+                    closed = true;
+                    break;
                 }
-                Poll::Ready(None) => return Poll::Ready(Fill::Closed),
-                Poll::Pending => break,
             }
         }
-        if batch.len() >= size {
-            Poll::Ready(Fill::Full)
-        } else if moved {
-            Poll::Ready(Fill::Partial)
+        self.taken(batch.len() - before);
+        if closed {
+            Fill::Closed
+        } else if batch.len() >= size {
+            Fill::Full
         } else {
-            Poll::Pending
+            Fill::Partial
         }
     }
 
@@ -278,15 +331,14 @@ impl Shared {
             in_flight,
         } = &mut *pending;
         if let Some(queue) = queue {
+            let before = batch.len();
             while batch.len() < size {
                 match queue.try_recv() {
-                    Ok(span) => {
-                        self.stats.queued.dec();
-                        batch.push(span);
-                    }
+                    Ok(span) => batch.push(span),
                     Err(_) => break,
                 }
             }
+            self.taken(batch.len() - before);
         }
         if batch.is_empty() {
             return None;
@@ -315,7 +367,7 @@ impl Shared {
         pending.batch = Vec::new();
         if let Some(mut queue) = pending.queue.take() {
             queue.close();
-            left += drain_closed(&mut queue, &self.stats);
+            left += drain_closed(&mut queue, self);
         }
         drop(pending);
         self.stats.shutdown.inc_by(left);
@@ -326,13 +378,13 @@ impl Shared {
 /// Empties a closed queue and says how many spans it held. A sender that took its
 /// place in the queue before the close completes its send first (within `try_send`,
 /// without waiting), so the wait for it is short and bounded.
-fn drain_closed(queue: &mut mpsc::Receiver<SpanData>, stats: &SpanStats) -> u64 {
+fn drain_closed(queue: &mut mpsc::Receiver<SpanData>, shared: &Shared) -> u64 {
     let mut count = 0;
     let mut waits = 0u32;
     loop {
         match queue.try_recv() {
             Ok(_) => {
-                stats.queued.dec();
+                shared.taken(1);
                 count += 1;
             }
             Err(mpsc::error::TryRecvError::Disconnected) => return count,
@@ -397,11 +449,15 @@ impl<S: SpanSink> Worker<S> {
                     // The processor is gone without a shutdown: send what is left.
                     None => return self.finish().await,
                 },
-                fill = std::future::poll_fn(|cx| shared.poll_fill(cx, self.batch_size)) => {
-                    match fill {
+                () = shared.ready.notified() => {
+                    match shared.fill(self.batch_size) {
                         Fill::Full => {
                             self.export(Instant::now() + self.export_timeout).await;
                             next = tokio::time::Instant::now() + self.delay;
+                            // Spans that came meanwhile may make a batch already.
+                            if shared.batch_waiting() {
+                                shared.ready.notify_one();
+                            }
                         }
                         Fill::Partial => {}
                         Fill::Closed => return self.finish().await,
@@ -589,6 +645,63 @@ mod tests {
         assert_eq!(pipeline.settle(), 0);
     }
 
+    /// A receiver that counts what it is sent.
+    struct Counting(std_mpsc::Sender<usize>);
+
+    impl SpanSink for Counting {
+        async fn export(&self, spans: Vec<SpanData>, _deadline: Instant) -> Result<u64, Failure> {
+            let _ = self.0.send(spans.len());
+            Ok(0)
+        }
+
+        fn describe(&self) -> String {
+            "counting".to_owned()
+        }
+    }
+
+    #[test]
+    fn a_full_batch_is_sent_at_once_and_the_rest_at_a_flush() {
+        let mut runtime = super::super::ExportRuntime::start().unwrap();
+        let (sent, exports) = std_mpsc::channel();
+        let mut batch = Batch::default();
+        batch.max_queue_size = 100;
+        batch.max_export_batch_size = 10;
+        batch.scheduled_delay = Duration::from_secs(3600);
+        let stats = SpanStats::new("test-batches");
+        let processor = QueueProcessor::start(
+            &runtime.handle,
+            Counting(sent),
+            &batch,
+            Duration::from_secs(30),
+            stats.clone(),
+        );
+        for n in 0..25 {
+            processor.on_end(span(n));
+        }
+        // Two full batches go without waiting for the scheduled delay.
+        let timeout = Duration::from_secs(30);
+        assert_eq!(exports.recv_timeout(timeout), Ok(10));
+        assert_eq!(exports.recv_timeout(timeout), Ok(10));
+        assert!(exports.try_recv().is_err());
+        processor.force_flush().unwrap();
+        assert_eq!(exports.recv_timeout(timeout), Ok(5));
+        assert_eq!(stats.exported.get(), 25);
+        assert_eq!(stats.queued.get(), 0);
+
+        // A processor dropped without a shutdown: its task sends what is left and stops.
+        for n in 0..3 {
+            processor.on_end(span(n));
+        }
+        drop(processor);
+        assert_eq!(exports.recv_timeout(timeout), Ok(3));
+        let counted = Instant::now() + timeout;
+        while stats.exported.get() < 28 && Instant::now() < counted {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(stats.exported.get(), 28);
+        runtime.stop(Instant::now() + Duration::from_secs(30));
+    }
+
     #[test]
     fn a_settled_pipeline_counts_the_queue_the_batch_and_the_export_under_way() {
         let (spans, queue) = mpsc::channel(16);
@@ -604,16 +717,16 @@ mod tests {
             stats: stats.clone(),
             control,
             stop: watch::channel(None).0,
+            waiting: AtomicIsize::new(0),
+            batch_size: 2,
+            ready: Notify::new(),
         };
         for n in 0..7 {
             spans.try_send(span(n)).unwrap();
+            shared.sent();
         }
         assert_eq!(shared.take_batch(3).map(|b| b.len()), Some(3));
-        let mut cx = Context::from_waker(std::task::Waker::noop());
-        assert!(matches!(
-            shared.poll_fill(&mut cx, 2),
-            Poll::Ready(Fill::Full)
-        ));
+        assert!(matches!(shared.fill(2), Fill::Full));
         // 3 in flight, 2 in the batch, 2 in the queue.
         assert_eq!(shared.settle(), 7);
         assert_eq!(stats.shutdown.get(), 7);
@@ -623,10 +736,7 @@ mod tests {
             spans.try_send(span(8)),
             Err(mpsc::error::TrySendError::Closed(_))
         ));
-        assert!(matches!(
-            shared.poll_fill(&mut cx, 2),
-            Poll::Ready(Fill::Closed)
-        ));
+        assert!(matches!(shared.fill(2), Fill::Closed));
         assert_eq!(shared.settle(), 0);
         assert_eq!(stats.shutdown.get(), 7);
     }

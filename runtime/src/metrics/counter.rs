@@ -1,4 +1,4 @@
-//! [`Counter`]: a monotonic count, striped across cache lines.
+//! [`Counter`]: a monotonic count, striped across cache lines once it is busy.
 
 use std::fmt;
 use std::sync::Arc;
@@ -10,8 +10,10 @@ use super::{MetricValue, Series};
 
 /// A count that only goes up: requests served, jobs failed, bytes sent.
 ///
-/// Cloning gives another handle to the same count. Increments from different threads
-/// land on different cache lines, so a hot counter does not serialise its callers.
+/// Cloning gives another handle to the same count. A counter starts as one atomic; once
+/// it is busy, increments from different threads land on different cache lines, so a
+/// hot counter does not serialise its callers and a cold one costs no more memory on a
+/// large host than on a small one.
 ///
 /// ```
 /// use rustform::metrics::{Counter, Registry};
@@ -81,7 +83,7 @@ impl Counter {
 
     /// The current count: the sum over every thread's stripe.
     pub fn get(&self) -> u64 {
-        self.core.cells.sum()
+        self.core.cells.sum(0)
     }
 }
 
@@ -106,6 +108,7 @@ impl Series for Counter {
     }
 
     fn write(&self, w: &mut SampleWriter<'_>) {
+        self.core.cells.cool();
         let exemplar = if w.wants_exemplars() {
             self.core.exemplar.get()
         } else {
@@ -115,6 +118,7 @@ impl Series for Counter {
     }
 
     fn value(&self) -> MetricValue {
+        self.core.cells.cool();
         MetricValue::Counter(self.get())
     }
 }

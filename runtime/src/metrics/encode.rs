@@ -132,10 +132,25 @@ pub(crate) fn f64_to_string(value: f64) -> String {
 /// Writes the samples of one series: the family name, the series' precomputed labels
 /// and the format are fixed; the metric supplies the values.
 pub struct SampleWriter<'a> {
-    pub(crate) out: &'a mut String,
-    pub(crate) name: &'a str,
-    pub(crate) labels: &'a str,
-    pub(crate) format: Format,
+    out: &'a mut String,
+    name: &'a str,
+    labels: &'a str,
+    format: Format,
+    /// Where `name_bucket{labels,le="` was written for the series' first bucket: the
+    /// next buckets copy it in one move.
+    bucket_prefix: Option<std::ops::Range<usize>>,
+}
+
+impl<'a> SampleWriter<'a> {
+    pub(crate) fn new(out: &'a mut String, name: &'a str, labels: &'a str, format: Format) -> Self {
+        SampleWriter {
+            out,
+            name,
+            labels,
+            format,
+            bucket_prefix: None,
+        }
+    }
 }
 
 impl SampleWriter<'_> {
@@ -144,52 +159,58 @@ impl SampleWriter<'_> {
         self.format == Format::OpenMetrics
     }
 
-    /// `name{labels} ` with an optional suffix on the name and one extra label.
-    fn start(&mut self, suffix: &str, extra: Option<(&str, &str)>) {
+    /// `name{labels} ` with a suffix on the name.
+    fn start(&mut self, suffix: &str) {
         self.out.push_str(self.name);
         self.out.push_str(suffix);
-        if !self.labels.is_empty() || extra.is_some() {
+        if !self.labels.is_empty() {
             self.out.push('{');
             self.out.push_str(self.labels);
-            if let Some((name, value)) = extra {
-                if !self.labels.is_empty() {
-                    self.out.push(',');
-                }
-                self.out.push_str(name);
-                self.out.push_str("=\"");
-                self.out.push_str(value);
-                self.out.push('"');
-            }
             self.out.push('}');
         }
         self.out.push(' ');
     }
 
     pub(crate) fn counter(&mut self, value: u64, exemplar: Option<&super::Exemplar>) {
-        self.start("_total", None);
+        self.start("_total");
         write_u64(self.out, value);
         self.exemplar(exemplar);
         self.out.push('\n');
     }
 
     pub(crate) fn gauge(&mut self, value: i64) {
-        self.start("", None);
+        self.start("");
         write_i64(self.out, value);
         self.out.push('\n');
     }
 
     pub(crate) fn bucket(&mut self, le: &str, cumulative: u64, exemplar: Option<&super::Exemplar>) {
-        self.start("_bucket", Some(("le", le)));
+        match &self.bucket_prefix {
+            Some(prefix) => self.out.extend_from_within(prefix.clone()),
+            None => {
+                let start = self.out.len();
+                self.out.push_str(self.name);
+                self.out.push_str("_bucket{");
+                if !self.labels.is_empty() {
+                    self.out.push_str(self.labels);
+                    self.out.push(',');
+                }
+                self.out.push_str("le=\"");
+                self.bucket_prefix = Some(start..self.out.len());
+            }
+        }
+        self.out.push_str(le);
+        self.out.push_str("\"} ");
         write_u64(self.out, cumulative);
         self.exemplar(exemplar);
         self.out.push('\n');
     }
 
     pub(crate) fn histogram_totals(&mut self, sum: f64, count: u64) {
-        self.start("_sum", None);
+        self.start("_sum");
         write_f64(self.out, sum);
         self.out.push('\n');
-        self.start("_count", None);
+        self.start("_count");
         write_u64(self.out, count);
         self.out.push('\n');
     }

@@ -9,6 +9,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
@@ -22,25 +23,111 @@ pub const DEFAULT_CARDINALITY_LIMIT: usize = 2000;
 /// The label of the overflow series.
 pub(crate) const OVERFLOW_LABEL: (&str, &str) = ("otel_metric_overflow", "true");
 
-/// The labels of one series.
+/// The labels of one series, kept only as `name="value",…` (escaped): the key a
+/// lookup compares and the text every sample line copies. The pairs, when a snapshot or
+/// an export wants them, are read back from it.
 pub(crate) struct LabelKey {
-    /// `name="value",…`, escaped.
     pub(crate) text: Box<str>,
-    /// The pairs, unescaped, in order.
-    pub(crate) pairs: Box<[(Box<str>, Box<str>)]>,
 }
 
 impl LabelKey {
-    pub(crate) fn new<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)> + Clone) -> LabelKey {
+    pub(crate) fn new<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> LabelKey {
         let mut text = String::new();
-        encode_label_pairs(&mut text, pairs.clone());
-        let pairs = pairs
-            .into_iter()
-            .map(|(n, v)| (Box::from(n), Box::from(v)))
-            .collect();
+        encode_label_pairs(&mut text, pairs);
         LabelKey {
             text: text.into_boxed_str(),
-            pairs,
+        }
+    }
+
+    /// The pairs, unescaped, in order.
+    pub(crate) fn pairs(&self) -> Vec<(String, String)> {
+        decode_label_pairs(&self.text)
+    }
+}
+
+/// Reads `name="value",…` as [`encode_label_pairs`] writes it. Names never hold `=`;
+/// values have `\\`, `\"` and `\n` escaped.
+fn decode_label_pairs(text: &str) -> Vec<(String, String)> {
+    let mut pairs = Vec::new();
+    let mut rest = text;
+    while let Some((name, after)) = rest.split_once("=\"") {
+        let mut value = String::new();
+        let mut chars = after.char_indices();
+        let mut end = after.len();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '\\' => match chars.next() {
+                    Some((_, 'n')) => value.push('\n'),
+                    Some((_, other)) => value.push(other),
+                    None => {}
+                },
+                '"' => {
+                    end = i + 1;
+                    break;
+                }
+                c => value.push(c),
+            }
+        }
+        pairs.push((name.to_owned(), value));
+        rest = after[end..].strip_prefix(',').unwrap_or(&after[end..]);
+    }
+    pairs
+}
+
+/// A hasher that passes a `u64` through: the index's keys are already hashes.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used; anything else folds in byte by byte.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// Label texts → position in the arena, without a second copy of each text: the hash of
+/// the text (keyed at random per family, so label values from user input cannot aim at
+/// one bucket) finds a position, whose stored text is compared. The rare second text
+/// with the same hash is kept by its text.
+#[derive(Default)]
+struct Index {
+    by_hash: HashMap<u64, usize, BuildHasherDefault<PassThrough>>,
+    collided: HashMap<Box<str>, usize>,
+}
+
+impl Index {
+    fn len(&self) -> usize {
+        self.by_hash.len() + self.collided.len()
+    }
+
+    fn get<'t>(
+        &self,
+        hash: u64,
+        key: &str,
+        text_at: impl Fn(usize) -> Option<&'t str>,
+    ) -> Option<usize> {
+        let &i = self.by_hash.get(&hash)?;
+        if text_at(i) == Some(key) {
+            return Some(i);
+        }
+        self.collided.get(key).copied()
+    }
+
+    fn insert(&mut self, hash: u64, key: &str, i: usize) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.by_hash.entry(hash) {
+            slot.insert(i);
+        } else {
+            self.collided.insert(Box::from(key), i);
         }
     }
 }
@@ -108,7 +195,9 @@ struct Inner<M: Series> {
     config: M::Config,
     limit: usize,
     /// Encoded labels → position in `series`. Written under its lock, with `series`.
-    index: RwLock<HashMap<Box<str>, usize>>,
+    index: RwLock<Index>,
+    /// The key of the index's hashes.
+    hasher: RandomState,
     series: Arena<(LabelKey, M)>,
     overflow: OnceLock<(LabelKey, M)>,
 }
@@ -142,7 +231,8 @@ impl<M: Series> Family<M> {
             inner: Arc::new(Inner {
                 config,
                 limit,
-                index: RwLock::new(HashMap::new()),
+                index: RwLock::new(Index::default()),
+                hasher: RandomState::new(),
                 series: Arena::new(),
                 overflow: OnceLock::new(),
             }),
@@ -162,43 +252,32 @@ impl<M: Series> Family<M> {
         pairs: &[(&str, &str)],
         make: impl FnOnce(&M::Config) -> M,
     ) -> M {
-        self.get_or_create_keyed(
-            |key| encode_label_pairs(key, pairs.iter().copied()),
-            || {
-                pairs
-                    .iter()
-                    .map(|(n, v)| (Box::from(*n), Box::from(*v)))
-                    .collect()
-            },
-            make,
-        )
-        .clone()
+        self.get_or_create_keyed(|key| encode_label_pairs(key, pairs.iter().copied()), make)
+            .clone()
     }
 
-    /// The series whose encoded labels `write_key` produces; `pairs` gives the labels
-    /// unescaped and runs only when the series is new.
+    /// The series whose encoded labels `write_key` produces.
     pub(crate) fn get_or_create_keyed(
         &self,
         write_key: impl FnOnce(&mut String),
-        pairs: impl FnOnce() -> Box<[(Box<str>, Box<str>)]>,
         make: impl FnOnce(&M::Config) -> M,
     ) -> &M {
         with_key_buffer(|key| {
             write_key(key);
-            self.lookup_or_insert(key, pairs, make)
+            self.lookup_or_insert(key, make)
         })
     }
 
-    fn lookup_or_insert(
-        &self,
-        key: &str,
-        pairs: impl FnOnce() -> Box<[(Box<str>, Box<str>)]>,
-        make: impl FnOnce(&M::Config) -> M,
-    ) -> &M {
+    fn lookup_or_insert(&self, key: &str, make: impl FnOnce(&M::Config) -> M) -> &M {
         let inner = &*self.inner;
+        let hash = inner.hasher.hash_one(key);
+        let text_at = |i: usize| inner.series.get(i).map(|(k, _)| &*k.text);
         {
             let index = inner.index.read().unwrap_or_else(|p| p.into_inner());
-            if let Some(series) = index.get(key).and_then(|&i| inner.series.get(i)) {
+            if let Some(series) = index
+                .get(hash, key, text_at)
+                .and_then(|i| inner.series.get(i))
+            {
                 return &series.1;
             }
             if index.len() >= inner.limit {
@@ -206,7 +285,10 @@ impl<M: Series> Family<M> {
             }
         }
         let mut index = inner.index.write().unwrap_or_else(|p| p.into_inner());
-        if let Some(series) = index.get(key).and_then(|&i| inner.series.get(i)) {
+        if let Some(series) = index
+            .get(hash, key, text_at)
+            .and_then(|i| inner.series.get(i))
+        {
             return &series.1;
         }
         if index.len() >= inner.limit {
@@ -215,10 +297,9 @@ impl<M: Series> Family<M> {
         }
         let label_key = LabelKey {
             text: Box::from(key),
-            pairs: pairs(),
         };
         let (i, series) = inner.series.push((label_key, make(&inner.config)));
-        index.insert(Box::from(key), i);
+        index.insert(hash, key, i);
         &series.1
     }
 
@@ -297,6 +378,48 @@ mod tests {
         f.for_each(&mut |k, c| seen.push((k.text.to_string(), c.get())));
         assert_eq!(seen[3], ("otel_metric_overflow=\"true\"".to_string(), 7));
         assert_eq!(seen.iter().map(|s| s.1).sum::<u64>(), 10);
+    }
+
+    #[test]
+    fn the_pairs_are_read_back_from_the_label_text() {
+        let values = [
+            "plain",
+            "",
+            "a\"b",
+            "back\\slash",
+            "line\nbreak",
+            "=\",x=\"",
+            "ünïcödé",
+        ];
+        for value in values {
+            let key = LabelKey::new([("first", value), ("second", "2")]);
+            assert_eq!(
+                key.pairs(),
+                vec![
+                    ("first".to_owned(), value.to_owned()),
+                    ("second".to_owned(), "2".to_owned())
+                ],
+                "{}",
+                key.text
+            );
+        }
+        assert!(LabelKey::new([]).pairs().is_empty());
+    }
+
+    #[test]
+    fn texts_with_the_same_hash_stay_apart() {
+        let mut index = Index::default();
+        let texts = ["a=\"1\"", "a=\"2\"", "a=\"3\""];
+        // Every text hashes to 7: the first takes the hash, the others are kept by text.
+        for (i, text) in texts.iter().enumerate() {
+            index.insert(7, text, i);
+        }
+        assert_eq!(index.len(), 3);
+        for (i, text) in texts.iter().enumerate() {
+            assert_eq!(index.get(7, text, |j| texts.get(j).copied()), Some(i));
+        }
+        assert_eq!(index.get(7, "a=\"4\"", |j| texts.get(j).copied()), None);
+        assert_eq!(index.get(8, texts[0], |j| texts.get(j).copied()), None);
     }
 
     #[test]

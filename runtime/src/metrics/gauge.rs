@@ -126,7 +126,7 @@ impl InFlight {
     }
 
     pub(crate) fn get(&self) -> i64 {
-        self.cells.sum() as i64
+        self.cells.sum(0) as i64
     }
 }
 
@@ -141,10 +141,12 @@ impl Series for InFlight {
     }
 
     fn write(&self, w: &mut SampleWriter<'_>) {
+        self.cells.cool();
         w.gauge(self.get());
     }
 
     fn value(&self) -> MetricValue {
+        self.cells.cool();
         MetricValue::Gauge(self.get())
     }
 }

@@ -12,8 +12,9 @@ use super::{HistogramValue, MetricValue, Series};
 
 /// Observations (latencies, sizes, amounts) counted in buckets, with their sum and count.
 ///
-/// Each thread records into its own stripe: one bucket increment and one add to the sum,
-/// both on a cache line no other thread writes. `_count` is the sum of the buckets, so
+/// An observation is one bucket increment and one add to the sum. A histogram written
+/// now and then keeps them in one set of atomics; a busy one gives each writing thread
+/// its own cache line. `_count` is the sum of the buckets, so
 /// the `+Inf` bucket always equals `_count`, even in a scrape that races observations.
 ///
 /// ```
@@ -202,6 +203,7 @@ impl Series for Histogram {
     }
 
     fn write(&self, w: &mut SampleWriter<'_>) {
+        self.core.cells.cool();
         let layout = &self.core.layout;
         let exemplars = self.core.exemplars.get().filter(|_| w.wants_exemplars());
         let mut cumulative = 0u64;
@@ -214,6 +216,7 @@ impl Series for Histogram {
     }
 
     fn value(&self) -> MetricValue {
+        self.core.cells.cool();
         let counts = self.cumulative_counts();
         let count = *counts.last().unwrap_or(&0);
         let buckets = self

@@ -120,12 +120,7 @@ impl<T: sealed::IntoSource> Metric for T {}
 
 impl<M: Series> Source for M {
     fn encode(&self, name: &str, format: Format, out: &mut String) {
-        self.write(&mut SampleWriter {
-            out,
-            name,
-            labels: "",
-            format,
-        });
+        self.write(&mut SampleWriter::new(out, name, "", format));
     }
 
     fn collect(&self, out: &mut Vec<SeriesSnapshot>) {
@@ -179,12 +174,7 @@ impl<L: LabelSet, M: Series> sealed::IntoSource for MetricVec<L, M> {
 impl<M: Series> Source for Family<M> {
     fn encode(&self, name: &str, format: Format, out: &mut String) {
         self.for_each(&mut |key, metric| {
-            metric.write(&mut SampleWriter {
-                out,
-                name,
-                labels: &key.text,
-                format,
-            });
+            metric.write(&mut SampleWriter::new(out, name, &key.text, format));
         });
     }
 
@@ -205,11 +195,7 @@ impl<M: Series> sealed::IntoSource for Family<M> {
 
 fn series_snapshot<M: Series>(key: &LabelKey, metric: &M) -> SeriesSnapshot {
     SeriesSnapshot {
-        labels: key
-            .pairs
-            .iter()
-            .map(|(n, v)| (n.to_string(), v.to_string()))
-            .collect(),
+        labels: key.pairs(),
         value: metric.value(),
     }
 }

@@ -1,20 +1,40 @@
-//! Striped atomics: each thread writes its own cache line, a scrape adds the lines up.
+//! Adaptive striping: a series is one set of atomics until it is hot, then each thread
+//! writes its own cache line and a read adds the lines up.
 //!
 //! A counter incremented by every thread through one `AtomicU64` makes that cache line
 //! bounce between cores on every call, and each increment is a locked read-modify-write.
-//! Instead each metric owns one cache-line stripe per *slot*. A thread takes a slot on
-//! its first metric update and gives it back when it exits:
+//! Giving every series a cache line per core avoids both, but most series are cold (one
+//! label set of many, touched now and then), and memory that grows with the core count
+//! for each of them is paid on every large host and read on every scrape. So, in the
+//! manner of `java.util.concurrent.atomic.LongAdder`, a series starts *cold*:
 //!
-//! - an **owned** slot is written by that thread alone, so an update is a relaxed load
-//!   and store (no locked instruction), and concurrent readers still see whole values;
+//! - its values are one set of atomics, the **base**, updated with read-modify-writes by
+//!   any thread, as in a plain atomic counter;
+//! - it turns *hot* when contention is seen (a compare-and-swap on the base fails:
+//!   another thread wrote between our load and our swap), or when it takes more than
+//!   [`HOT_AFTER`] writes between two reads (a scrape), which makes the reads the window
+//!   that tells a busy series from one touched now and then.
+//!
+//! A hot series gets a directory of stripes, allocated [`GROUP`] stripes at a time on
+//! the first write of a thread whose stripe is in that group. Threads take the lowest
+//! free slot, so a hot series touched by three threads holds one group whatever the core
+//! count. The base keeps what it counted, and a read sums the base and the stripes.
+//!
+//! A thread takes a *slot* on its first metric update and gives it back when it exits:
+//!
+//! - an **owned** slot is written by that thread alone, so an update of a hot series is a
+//!   relaxed load and store (no locked instruction), and concurrent readers still see
+//!   whole values;
 //! - when every owned slot is taken, further threads share a few **shared** stripes,
 //!   updated with atomic read-modify-writes.
 //!
 //! A slot handed back is handed out again under a mutex, so the next owner's first load
-//! sees the previous owner's last store. Reads (a scrape) sum all stripes.
+//! sees the previous owner's last store. Every write lands in exactly one cell, by an
+//! atomic read-modify-write or by the one thread that owns the cell, so counts are exact
+//! under any number of threads.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{LazyLock, Mutex};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{LazyLock, Mutex, OnceLock};
 
 /// Number of `u64` slots in one cache line.
 pub(crate) const SLOTS_PER_LINE: usize = 8;
@@ -27,18 +47,37 @@ pub(crate) struct Line(pub(crate) [AtomicU64; SLOTS_PER_LINE]);
 /// Stripes for threads without an owned slot.
 const SHARED_STRIPES: usize = 2;
 
+/// Stripes allocated together when a hot series first needs one of them.
+pub(crate) const GROUP: usize = 4;
+
+/// A cold series turns hot after this many writes between two reads: at a 15-second
+/// scrape interval, about 70 writes a second.
+pub(crate) const HOT_AFTER: u32 = 1024;
+
+/// The environment variable that forces the number of stripes a hot series may have,
+/// owned and shared together (at least 3), so tests and benchmarks on a small machine can
+/// measure what a large host does: `RUSTFORM_METRIC_STRIPES=66` is a host with 32 or more
+/// cores. A testing aid, not a tuning knob; an unreadable value is ignored.
+pub(crate) const FORCE_STRIPES_VAR: &str = "RUSTFORM_METRIC_STRIPES";
+
 /// How many owned slots there are: twice the available cores, at least 4 and at most
-/// 64. More slots than cores covers a runtime's workers plus a few helper threads; the
-/// cap bounds the memory of each series.
+/// 64, unless [`FORCE_STRIPES_VAR`] says otherwise. More slots than cores covers a
+/// runtime's workers plus a few helper threads; the cap bounds a hot series' memory.
 fn owned_slots() -> usize {
     static OWNED: LazyLock<usize> = LazyLock::new(|| {
-        let cores = std::thread::available_parallelism().map_or(4, usize::from);
-        (cores * 2).clamp(4, 64)
+        let forced = std::env::var(FORCE_STRIPES_VAR)
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .map(|total| total.clamp(SHARED_STRIPES + 1, 1024) - SHARED_STRIPES);
+        forced.unwrap_or_else(|| {
+            let cores = std::thread::available_parallelism().map_or(4, usize::from);
+            (cores * 2).clamp(4, 64)
+        })
     });
     *OWNED
 }
 
-/// Stripes per metric: the owned ones, then the shared ones.
+/// Stripes a hot series may have: the owned ones, then the shared ones.
 pub(crate) fn stripes() -> usize {
     owned_slots() + SHARED_STRIPES
 }
@@ -106,132 +145,250 @@ pub(crate) fn thread_slot() -> Slot {
     })
 }
 
-/// Adds `n` (wrapping) to `cell`: with a plain load and store when the calling thread
-/// owns the stripe (no other thread writes it), else atomically.
-#[inline]
-fn add_to(cell: &AtomicU64, owned: bool, n: u64) {
-    if owned {
-        cell.store(
-            cell.load(Ordering::Relaxed).wrapping_add(n),
-            Ordering::Relaxed,
-        );
-    } else {
-        cell.fetch_add(n, Ordering::Relaxed);
-    }
+/// The values of one series: `width` `u64`s (a counter has one; a histogram a count per
+/// bucket and its sum), cold or hot as the module says. `B` holds the base: an array for
+/// a fixed width, a boxed slice otherwise.
+pub(crate) struct Cells<B> {
+    base: B,
+    /// Writes since the last read, while cold (a hint: racing updates may lose some).
+    heat: AtomicU32,
+    /// Set once the series is hot: one entry per [`GROUP`] of stripes, each allocated on
+    /// first use.
+    hot: OnceLock<Directory>,
 }
 
-/// One striped `u64` (a counter, an in-flight gauge): a cache line per stripe, found by
-/// the stripe number alone.
-pub(crate) struct StripedU64 {
-    lines: Box<[Line]>,
-}
+/// One striped `u64`: a counter, an in-flight gauge.
+pub(crate) type StripedU64 = Cells<[AtomicU64; 1]>;
+
+/// A series of several values (a histogram's buckets and sum).
+pub(crate) type Stripes = Cells<Box<[AtomicU64]>>;
 
 impl StripedU64 {
     pub(crate) fn new() -> Self {
-        StripedU64 {
-            lines: (0..stripes()).map(|_| Line::default()).collect(),
-        }
+        Cells::with_base([AtomicU64::new(0)])
     }
 
-    /// Adds `n` (wrapping) in the calling thread's stripe.
+    /// Adds `n` (wrapping) for the calling thread.
     #[inline]
     pub(crate) fn add(&self, n: u64) {
         self.add_in(thread_slot(), n);
     }
 
-    /// Adds `n` (wrapping) in `slot`'s stripe (the calling thread's, looked up once for
-    /// several updates).
+    /// Adds `n` (wrapping) where `slot` writes (the calling thread's slot, looked up once
+    /// for several updates).
     #[inline]
     pub(crate) fn add_in(&self, slot: Slot, n: u64) {
-        add_to(&self.lines[slot.stripe].0[0], slot.owned, n);
+        self.stripe(slot).add(0, n);
     }
-
-    /// The sum over every stripe (wrapping).
-    pub(crate) fn sum(&self) -> u64 {
-        self.lines.iter().fold(0u64, |acc, line| {
-            acc.wrapping_add(line.0[0].load(Ordering::Relaxed))
-        })
-    }
-}
-
-/// A block of striped `u64` slots: `width` values per stripe, each stripe starting on
-/// its own cache line.
-pub(crate) struct Stripes {
-    lines: Box<[Line]>,
-    lines_per_stripe: usize,
-    count: usize,
 }
 
 impl Stripes {
-    /// Allocates `width` zeroed values for each stripe.
+    /// `width` zeroed values.
     pub(crate) fn new(width: usize) -> Self {
-        let count = stripes();
-        let lines_per_stripe = width.div_ceil(SLOTS_PER_LINE).max(1);
-        let lines = (0..count * lines_per_stripe)
-            .map(|_| Line::default())
-            .collect();
-        Stripes {
-            lines,
-            lines_per_stripe,
-            count,
+        Cells::with_base((0..width.max(1)).map(|_| AtomicU64::new(0)).collect())
+    }
+}
+
+impl<B: AsRef<[AtomicU64]>> Cells<B> {
+    fn with_base(base: B) -> Self {
+        Cells {
+            base,
+            heat: AtomicU32::new(0),
+            hot: OnceLock::new(),
         }
     }
 
-    #[inline]
-    fn cell(&self, stripe: usize, index: usize) -> &AtomicU64 {
-        let line = stripe * self.lines_per_stripe + index / SLOTS_PER_LINE;
-        &self.lines[line].0[index % SLOTS_PER_LINE]
+    fn lines_per_stripe(&self) -> usize {
+        self.base.as_ref().len().div_ceil(SLOTS_PER_LINE)
     }
 
-    /// The values of `slot`'s stripe, found once for several updates.
+    /// Where `slot` writes this series' values, found once for several updates.
     #[inline]
     pub(crate) fn stripe(&self, slot: Slot) -> Stripe<'_> {
-        let start = slot.stripe * self.lines_per_stripe;
-        Stripe {
-            lines: &self.lines[start..start + self.lines_per_stripe],
-            owned: slot.owned,
+        if let Some(hot) = self.hot.get() {
+            let lines_per_stripe = self.lines_per_stripe();
+            let group = hot.get(slot.stripe / GROUP).and_then(OnceLock::get);
+            let start = slot.stripe % GROUP * lines_per_stripe;
+            if let Some(lines) = group.and_then(|g| g.get(start..start + lines_per_stripe)) {
+                return Stripe::Hot {
+                    lines,
+                    owned: slot.owned,
+                };
+            }
+            return self.grow(slot);
+        }
+        let heat = self.heat.load(Ordering::Relaxed);
+        if heat >= HOT_AFTER {
+            return self.grow(slot);
+        }
+        self.heat.store(heat + 1, Ordering::Relaxed);
+        Stripe::Cold {
+            base: self.base.as_ref(),
+            hot: &self.hot,
         }
     }
 
-    /// Value `index` summed over every stripe (wrapping, like the values themselves).
+    /// The series is hot: `slot`'s stripe, allocated if this is its first write.
+    #[cold]
+    fn grow(&self, slot: Slot) -> Stripe<'_> {
+        let hot = self.hot.get_or_init(directory);
+        let lines_per_stripe = self.lines_per_stripe();
+        let first = slot.stripe - slot.stripe % GROUP;
+        let start = (slot.stripe - first) * lines_per_stripe;
+        let lines = hot.get(first / GROUP).and_then(|entry| {
+            let group = entry.get_or_init(|| {
+                let stripes = GROUP.min(stripes().saturating_sub(first));
+                (0..stripes * lines_per_stripe)
+                    .map(|_| Line::default())
+                    .collect()
+            });
+            group.get(start..start + lines_per_stripe)
+        });
+        match lines {
+            Some(lines) => Stripe::Hot {
+                lines,
+                owned: slot.owned,
+            },
+            // Unreachable: every slot has its place in the directory. Writing the base
+            // is still exact.
+            None => Stripe::Cold {
+                base: self.base.as_ref(),
+                hot: &self.hot,
+            },
+        }
+    }
+
+    /// Value `index` summed over the base and every stripe (wrapping, like the values).
     pub(crate) fn sum(&self, index: usize) -> u64 {
-        (0..self.count).fold(0u64, |acc, s| {
-            acc.wrapping_add(self.cell(s, index).load(Ordering::Relaxed))
+        let base = self
+            .base
+            .as_ref()
+            .get(index)
+            .map_or(0, |c| c.load(Ordering::Relaxed));
+        self.stripe_cells(index).fold(base, |acc, cell| {
+            acc.wrapping_add(cell.load(Ordering::Relaxed))
         })
     }
 
-    /// Value `index` of every stripe read as `f64` bits and added.
+    /// Value `index` of the base and every stripe read as `f64` bits and added.
     pub(crate) fn sum_f64(&self, index: usize) -> f64 {
-        (0..self.count)
-            .map(|s| f64::from_bits(self.cell(s, index).load(Ordering::Relaxed)))
-            .sum()
+        let base = self
+            .base
+            .as_ref()
+            .get(index)
+            .map_or(0.0, |c| f64::from_bits(c.load(Ordering::Relaxed)));
+        self.stripe_cells(index)
+            .map(|cell| f64::from_bits(cell.load(Ordering::Relaxed)))
+            .fold(base, |acc, v| acc + v)
+    }
+
+    fn stripe_cells(&self, index: usize) -> impl Iterator<Item = &AtomicU64> {
+        let lines_per_stripe = self.lines_per_stripe();
+        self.hot
+            .get()
+            .into_iter()
+            .flat_map(|hot| hot.iter().filter_map(OnceLock::get))
+            .flat_map(move |group| group.chunks(lines_per_stripe))
+            .filter_map(move |lines| hot_cell(lines, index))
+    }
+
+    /// Starts a new window for the write count that turns a series hot: called by a
+    /// scrape, once per series, after reading it.
+    pub(crate) fn cool(&self) {
+        if self.hot.get().is_none() && self.heat.load(Ordering::Relaxed) != 0 {
+            self.heat.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether the series has turned hot.
+    #[cfg(test)]
+    pub(crate) fn is_hot(&self) -> bool {
+        self.hot.get().is_some()
+    }
+
+    /// How many stripes the series has allocated.
+    #[cfg(test)]
+    pub(crate) fn allocated_stripes(&self) -> usize {
+        let lines_per_stripe = self.lines_per_stripe();
+        self.hot.get().map_or(0, |hot| {
+            hot.iter()
+                .filter_map(OnceLock::get)
+                .map(|group| group.len() / lines_per_stripe)
+                .sum()
+        })
     }
 }
 
-/// One stripe of a [`Stripes`], for the calling thread.
-pub(crate) struct Stripe<'a> {
-    lines: &'a [Line],
-    owned: bool,
+/// A hot series' stripes: one entry per [`GROUP`], each the group's stripes one after
+/// the other.
+type Directory = Box<[OnceLock<Box<[Line]>>]>;
+
+/// A hot series' directory, no group allocated yet.
+fn directory() -> Directory {
+    (0..stripes().div_ceil(GROUP))
+        .map(|_| OnceLock::new())
+        .collect()
+}
+
+/// Where the calling thread writes one series' values.
+pub(crate) enum Stripe<'a> {
+    /// The shared base, updated atomically; a failed compare-and-swap turns the series
+    /// hot.
+    Cold {
+        base: &'a [AtomicU64],
+        hot: &'a OnceLock<Directory>,
+    },
+    /// The thread's stripe of a hot series.
+    Hot { lines: &'a [Line], owned: bool },
 }
 
 impl Stripe<'_> {
-    #[inline]
-    fn cell(&self, index: usize) -> &AtomicU64 {
-        &self.lines[index / SLOTS_PER_LINE].0[index % SLOTS_PER_LINE]
-    }
-
     /// Adds `n` (wrapping) to value `index`.
     #[inline]
     pub(crate) fn add(&self, index: usize, n: u64) {
-        add_to(self.cell(index), self.owned, n);
+        match self {
+            Stripe::Cold { base, hot } => {
+                let Some(cell) = base.get(index) else { return };
+                let current = cell.load(Ordering::Relaxed);
+                if cell
+                    .compare_exchange(
+                        current,
+                        current.wrapping_add(n),
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    )
+                    .is_err()
+                {
+                    contended(hot);
+                    cell.fetch_add(n, Ordering::Relaxed);
+                }
+            }
+            Stripe::Hot { lines, owned } => {
+                let Some(cell) = hot_cell(lines, index) else {
+                    return;
+                };
+                if *owned {
+                    cell.store(
+                        cell.load(Ordering::Relaxed).wrapping_add(n),
+                        Ordering::Relaxed,
+                    );
+                } else {
+                    cell.fetch_add(n, Ordering::Relaxed);
+                }
+            }
+        }
     }
 
     /// Adds `delta` to value `index`, read as `f64` bits.
     #[inline]
     pub(crate) fn add_f64(&self, index: usize, delta: f64) {
-        let cell = self.cell(index);
+        let (cell, owned) = match self {
+            Stripe::Cold { base, .. } => (base.get(index), false),
+            Stripe::Hot { lines, owned } => (hot_cell(lines, index), *owned),
+        };
+        let Some(cell) = cell else { return };
         let mut current = cell.load(Ordering::Relaxed);
-        if self.owned {
+        if owned {
             cell.store(
                 (f64::from_bits(current) + delta).to_bits(),
                 Ordering::Relaxed,
@@ -240,41 +397,136 @@ impl Stripe<'_> {
         }
         loop {
             let next = (f64::from_bits(current) + delta).to_bits();
-            match cell.compare_exchange_weak(current, next, Ordering::Relaxed, Ordering::Relaxed) {
+            match cell.compare_exchange(current, next, Ordering::Relaxed, Ordering::Relaxed) {
                 Ok(_) => return,
-                Err(actual) => current = actual,
+                Err(actual) => {
+                    if let Stripe::Cold { hot, .. } = self {
+                        contended(hot);
+                    }
+                    current = actual;
+                }
             }
         }
     }
+}
+
+#[inline]
+fn hot_cell(lines: &[Line], index: usize) -> Option<&AtomicU64> {
+    lines
+        .get(index / SLOTS_PER_LINE)
+        .map(|line| &line.0[index % SLOTS_PER_LINE])
+}
+
+/// Two threads wrote a cold series at once: its next writes go to their own stripes.
+#[cold]
+fn contended(hot: &OnceLock<Directory>) {
+    hot.get_or_init(directory);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn each_stripe_starts_on_its_own_line() {
-        let s = Stripes::new(9);
-        assert_eq!(s.lines_per_stripe, 2);
-        let a = s.cell(0, 0) as *const AtomicU64 as usize;
-        let b = s.cell(1, 0) as *const AtomicU64 as usize;
-        assert_eq!(a % 64, 0);
-        assert_eq!(b - a, 128);
+    fn owned(stripe: usize) -> Slot {
+        Slot {
+            stripe,
+            owned: true,
+        }
+    }
+
+    fn shared(stripe: usize) -> Slot {
+        Slot {
+            stripe,
+            owned: false,
+        }
     }
 
     #[test]
-    fn sums_cover_every_stripe() {
-        let s = Stripes::new(2);
-        for stripe in 0..s.count {
-            s.stripe(Slot {
-                stripe,
-                owned: false,
-            })
-            .add(1, stripe as u64 + 1);
+    fn a_series_starts_cold_with_no_stripe() {
+        let s = Stripes::new(13);
+        s.stripe(owned(0)).add(3, 2);
+        assert!(!s.is_hot());
+        assert_eq!(s.allocated_stripes(), 0);
+        assert_eq!(s.sum(3), 2);
+    }
+
+    #[test]
+    fn many_writes_between_two_reads_turn_a_series_hot_and_a_read_starts_a_new_window() {
+        let s = StripedU64::new();
+        for _ in 0..HOT_AFTER {
+            s.add_in(owned(0), 1);
         }
-        let n = s.count as u64;
-        assert_eq!(s.sum(1), n * (n + 1) / 2);
+        assert!(!s.is_hot());
+        s.cool();
+        for _ in 0..HOT_AFTER {
+            s.add_in(owned(0), 1);
+        }
+        assert!(!s.is_hot(), "the read started a new window");
+        s.add_in(owned(0), 1);
+        assert!(s.is_hot());
+        assert_eq!(
+            s.allocated_stripes(),
+            GROUP.min(stripes()),
+            "only the writing thread's group"
+        );
+        assert_eq!(s.sum(0), 2 * u64::from(HOT_AFTER) + 1);
+    }
+
+    #[test]
+    fn a_hot_series_allocates_only_the_groups_written() {
+        let s = Stripes::new(9);
+        contended(&s.hot);
+        assert_eq!(s.allocated_stripes(), 0);
+        s.stripe(owned(1)).add(8, 5);
+        assert_eq!(s.allocated_stripes(), GROUP.min(stripes()));
+        s.stripe(owned(0)).add(8, 1);
+        assert_eq!(s.allocated_stripes(), GROUP.min(stripes()), "same group");
+        s.stripe(shared(stripes() - 1)).add(8, 7);
+        let last_group = (stripes() - 1) / GROUP * GROUP;
+        let expected = match last_group {
+            0 => stripes().min(GROUP),
+            first => GROUP + (stripes() - first),
+        };
+        assert_eq!(
+            s.allocated_stripes(),
+            expected,
+            "the first group and the last"
+        );
+        assert_eq!(s.sum(8), 13);
+        let Stripe::Hot { lines, .. } = s.stripe(owned(1)) else {
+            panic!("hot series wrote its base");
+        };
+        assert_eq!(lines.len(), 2, "9 values take two lines");
+        assert_eq!(lines.as_ptr() as usize % 64, 0);
+        // Stripes 0 and 1 are neighbours in their group and never share a line.
+        let Stripe::Hot { lines: first, .. } = s.stripe(owned(0)) else {
+            panic!("hot series wrote its base");
+        };
+        assert_eq!(lines.as_ptr() as usize - first.as_ptr() as usize, 128);
+    }
+
+    #[test]
+    fn sums_cover_the_base_and_every_stripe() {
+        let s = Stripes::new(2);
+        s.stripe(owned(0)).add(1, 1);
+        contended(&s.hot);
+        for stripe in 0..stripes() {
+            s.stripe(shared(stripe)).add(1, stripe as u64 + 2);
+        }
+        let n = stripes() as u64;
+        assert_eq!(s.sum(1), 1 + (n + 1) * (n + 2) / 2 - 1);
         assert_eq!(s.sum(0), 0);
+        assert_eq!(s.sum(7), 0, "past the width reads nothing");
+    }
+
+    #[test]
+    fn floats_add_up_cold_and_hot() {
+        let s = Stripes::new(2);
+        s.stripe(owned(0)).add_f64(1, 0.25);
+        contended(&s.hot);
+        s.stripe(owned(0)).add_f64(1, 0.5);
+        s.stripe(shared(stripes() - 1)).add_f64(1, 1.0);
+        assert_eq!(s.sum_f64(1), 1.75);
     }
 
     #[test]
@@ -282,13 +534,13 @@ mod tests {
         let s = StripedU64::new();
         s.add(1);
         s.add(u64::MAX);
-        assert_eq!(s.sum(), 0);
+        assert_eq!(s.sum(0), 0);
         std::thread::scope(|scope| {
             for _ in 0..3 {
                 scope.spawn(|| s.add(2));
             }
         });
-        assert_eq!(s.sum(), 6);
+        assert_eq!(s.sum(0), 6);
     }
 
     #[test]
@@ -326,8 +578,8 @@ mod tests {
     }
 
     #[test]
-    fn more_threads_than_owned_slots_count_exactly() {
-        let s = Stripes::new(1);
+    fn more_threads_than_owned_slots_count_exactly_through_the_turn_to_hot() {
+        let s = Stripes::new(2);
         let threads = owned_slots() * 2 + 3;
         let barrier = std::sync::Barrier::new(threads);
         std::thread::scope(|scope| {
@@ -335,11 +587,15 @@ mod tests {
                 scope.spawn(|| {
                     barrier.wait();
                     for _ in 0..10_000 {
-                        s.stripe(thread_slot()).add(0, 1);
+                        let stripe = s.stripe(thread_slot());
+                        stripe.add(0, 1);
+                        stripe.add_f64(1, 0.5);
                     }
                 });
             }
         });
+        assert!(s.is_hot());
         assert_eq!(s.sum(0), threads as u64 * 10_000);
+        assert_eq!(s.sum_f64(1), threads as f64 * 5_000.0);
     }
 }

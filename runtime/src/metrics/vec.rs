@@ -110,11 +110,9 @@ impl<L: LabelSet, M: Series> MetricVec<L, M> {
                 // the first series rather than panicking.
                 None => &series[0],
             },
-            Storage::Dynamic(family) => family.get_or_create_keyed(
-                |key| write_key::<L>(key, labels),
-                || pairs::<L>(labels),
-                M::create,
-            ),
+            Storage::Dynamic(family) => {
+                family.get_or_create_keyed(|key| write_key::<L>(key, labels), M::create)
+            }
         }
     }
 
@@ -146,12 +144,7 @@ impl<L: LabelSet, M: Series> MetricVec<L, M> {
 
     pub(crate) fn write_all(&self, name: &str, format: super::Format, out: &mut String) {
         self.for_each(&mut |key, metric| {
-            metric.write(&mut SampleWriter {
-                out,
-                name,
-                labels: &key.text,
-                format,
-            });
+            metric.write(&mut SampleWriter::new(out, name, &key.text, format));
         });
     }
 }
@@ -238,7 +231,6 @@ fn dense<L: LabelSet, M: Series>(
         write_key::<L>(&mut text, &labels);
         keys.push(LabelKey {
             text: text.into_boxed_str(),
-            pairs: pairs::<L>(&labels),
         });
         series.push(M::create(config));
     }
@@ -259,15 +251,4 @@ fn write_key<L: LabelSet>(out: &mut String, labels: &L) {
         escape_label_value(out, value);
         out.push('"');
     });
-}
-
-fn pairs<L: LabelSet>(labels: &L) -> Box<[(Box<str>, Box<str>)]> {
-    let mut names = L::NAMES.iter();
-    let mut pairs = Vec::with_capacity(L::NAMES.len());
-    labels.visit_values(&mut |value| {
-        if let Some(name) = names.next() {
-            pairs.push((Box::from(*name), Box::from(value)));
-        }
-    });
-    pairs.into_boxed_slice()
 }

@@ -1507,6 +1507,111 @@ fn eight_threads_lose_no_call() {
 }
 
 #[observed(track_concurrency)]
+fn crowded(i: u64) -> Result<u64, HotError> {
+    if i.is_multiple_of(3) {
+        Err(HotError::Busy)
+    } else {
+        Ok(i)
+    }
+}
+
+/// The `+Inf` bucket and `_count` of `crowded`'s duration in one exposition.
+fn crowded_inf_and_count(text: &str) -> (Option<u64>, Option<u64>) {
+    let value = |line: &str| line.rsplit(' ').next().and_then(|v| v.parse().ok());
+    let sample = |prefix: &str, extra: &str| {
+        text.lines()
+            .find(|l| {
+                l.starts_with(prefix) && l.contains("function=\"crowded\"") && l.contains(extra)
+            })
+            .and_then(value)
+    };
+    (
+        sample("function_calls_duration_seconds_bucket{", "le=\"+Inf\""),
+        sample("function_calls_duration_seconds_count{", ""),
+    )
+}
+
+const STRIPES_CHILD: &str = "RUSTFORM_TEST_FORCED_STRIPES_CHILD";
+
+/// Sixteen threads on one function, more than this machine's cores, while scrapes run:
+/// every call counted once, and in every scrape `+Inf` equals `_count`. Run again in a
+/// child process with the stripe count of a host with 32 or more cores.
+#[test]
+fn sixteen_threads_on_one_function_lose_no_call_while_scrapes_race() {
+    const THREADS: u64 = 16;
+    const CALLS: u64 = 30_000;
+    let start = Barrier::new(THREADS as usize + 1);
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let scrapes = std::thread::scope(|s| {
+        let callers: Vec<_> = (0..THREADS)
+            .map(|_| {
+                s.spawn(|| {
+                    start.wait();
+                    for i in 0..CALLS {
+                        let _ = std::hint::black_box(crowded(i));
+                    }
+                })
+            })
+            .collect();
+        let scraper = s.spawn(|| {
+            start.wait();
+            let mut scrapes = 0u64;
+            while !done.load(Ordering::Relaxed) {
+                let (inf, count) = crowded_inf_and_count(&default_registry().render());
+                assert_eq!(inf, count, "+Inf and _count differ within one scrape");
+                scrapes += 1;
+            }
+            scrapes
+        });
+        for caller in callers {
+            caller.join().unwrap();
+        }
+        done.store(true, Ordering::Relaxed);
+        scraper.join().unwrap()
+    });
+    assert!(scrapes > 0);
+    let total = THREADS * CALLS;
+    let errors = THREADS * CALLS.div_ceil(3);
+    assert_calls(
+        "crowded",
+        &[
+            (OK, total - errors),
+            (ERROR, 0),
+            (&[("result", "error"), ("error", "busy")], errors),
+        ],
+    );
+    assert_eq!(duration("crowded", &[]).count, total);
+    assert_eq!(concurrent("crowded"), 0);
+    let (inf, count) = crowded_inf_and_count(&default_registry().render());
+    assert_eq!((inf, count), (Some(total), Some(total)));
+
+    if std::env::var_os(STRIPES_CHILD).is_some() {
+        return;
+    }
+    // The same on a simulated large host, in a process of its own (the stripe count is
+    // read once per process).
+    let (_, module) = module_path!()
+        .split_once("::")
+        .expect("a module of the test binary");
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            &format!("{module}::sixteen_threads_on_one_function_lose_no_call_while_scrapes_race"),
+        ])
+        .env(STRIPES_CHILD, "1")
+        .env("RUSTFORM_METRIC_STRIPES", "66")
+        .output()
+        .expect("the test binary runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("1 passed"),
+        "with 66 stripes ({}):\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[observed(track_concurrency)]
 async fn hot_async(i: u64) -> Result<u64, HotError> {
     yield_once().await;
     if i.is_multiple_of(2) {

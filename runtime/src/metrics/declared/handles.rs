@@ -223,11 +223,5 @@ fn series<'f, 'l, M: Series>(
     names: impl Iterator<Item = &'l str> + Clone,
     values: impl Iterator<Item = &'l str> + Clone,
 ) -> &'f M {
-    let pairs = names.zip(values);
-    let key_pairs = pairs.clone();
-    family.get_or_create_keyed(
-        |key| encode_label_pairs(key, key_pairs),
-        || pairs.map(|(n, v)| (Box::from(n), Box::from(v))).collect(),
-        M::create,
-    )
+    family.get_or_create_keyed(|key| encode_label_pairs(key, names.zip(values)), M::create)
 }
