@@ -176,8 +176,31 @@ impl StripedU64 {
 
     /// Adds `n` (wrapping) where `slot` writes (the calling thread's slot, looked up once
     /// for several updates).
+    ///
+    /// A hot series' own stripe is found inline (one value: its stripe is one line of the
+    /// group); the rest, a cold series or a stripe not allocated yet, out of line.
     #[inline]
     pub(crate) fn add_in(&self, slot: Slot, n: u64) {
+        if let Some(hot) = self.hot.get()
+            && let Some(group) = hot.get(slot.stripe / GROUP).and_then(OnceLock::get)
+            && let Some(line) = group.get(slot.stripe % GROUP)
+        {
+            let cell = &line.0[0];
+            if slot.owned {
+                cell.store(
+                    cell.load(Ordering::Relaxed).wrapping_add(n),
+                    Ordering::Relaxed,
+                );
+            } else {
+                cell.fetch_add(n, Ordering::Relaxed);
+            }
+            return;
+        }
+        self.add_slow(slot, n);
+    }
+
+    #[inline(never)]
+    fn add_slow(&self, slot: Slot, n: u64) {
         self.stripe(slot).add(0, n);
     }
 }

@@ -26,7 +26,33 @@ pub const SPAN_FIELDS: &[&str] = &[
 
 /// The span of one call of an observed function with metrics: its `code.function.name`
 /// is the site's `function` label (which may need `Self`'s name, resolved on first use).
+///
+/// Inlined for its first check only: a span whose level is filtered out (the common case
+/// in a service logging at `WARN`) costs two loads and a compare in the function itself;
+/// the rest runs out of line, compiled once here.
+#[inline]
 pub fn observed_span(
+    callsite: &'static DefaultCallsite,
+    site: &'static CallSite,
+    self_type: SelfType,
+) -> Span {
+    if level_filtered(callsite) {
+        return Span::none();
+    }
+    observed_span_slow(callsite, site, self_type)
+}
+
+/// The span of one call of an observed function without metrics (`metrics = false`).
+#[inline]
+pub fn function_span(callsite: &'static DefaultCallsite, function: &'static str) -> Span {
+    if level_filtered(callsite) {
+        return Span::none();
+    }
+    function_span_slow(callsite, function)
+}
+
+#[inline(never)]
+fn observed_span_slow(
     callsite: &'static DefaultCallsite,
     site: &'static CallSite,
     self_type: SelfType,
@@ -34,9 +60,22 @@ pub fn observed_span(
     new_span(callsite, || site.function_name(self_type))
 }
 
-/// The span of one call of an observed function without metrics (`metrics = false`).
-pub fn function_span(callsite: &'static DefaultCallsite, function: &'static str) -> Span {
+#[inline(never)]
+fn function_span_slow(callsite: &'static DefaultCallsite, function: &'static str) -> Span {
     new_span(callsite, || function)
+}
+
+/// Whether the span's level is filtered out (statically or by every subscriber's
+/// filter) and the span can be [`Span::none()`] without going through [`new_span`]: that
+/// is what `new_span` returns for it too, unless `tracing`'s `log` feature is on and no
+/// subscriber is set (the span is then logged through `log`), which takes the full path.
+#[inline]
+fn level_filtered(callsite: &'static DefaultCallsite) -> bool {
+    let level = *callsite.metadata().level();
+    if level <= STATIC_MAX_LEVEL && level <= LevelFilter::current() {
+        return false;
+    }
+    tracing::if_log_enabled! { level, { false } else { true } }
 }
 
 /// What `tracing::span!` does with a callsite whose fields are [`SPAN_FIELDS`], after
