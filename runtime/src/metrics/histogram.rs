@@ -66,6 +66,20 @@ impl Histogram {
     pub(crate) fn observe_in(&self, slot: super::shard::Slot, value: f64) {
         let core = &*self.core;
         let bucket = core.layout.index(value);
+        let sum = core.layout.bounds.len() + 1;
+        if let Some(stripe) = core.cells.hot_stripe(slot) {
+            stripe.add(bucket, 1);
+            stripe.add_f64(sum, value);
+            return;
+        }
+        self.observe_cold(slot, bucket, value);
+    }
+
+    /// [`observe_in`](Self::observe_in) for a series not hot yet, or whose stripe is not
+    /// allocated yet.
+    #[inline(never)]
+    fn observe_cold(&self, slot: super::shard::Slot, bucket: usize, value: f64) {
+        let core = &*self.core;
         let stripe = core.cells.stripe(slot);
         stripe.add(bucket, 1);
         stripe.add_f64(core.layout.bounds.len() + 1, value);

@@ -177,26 +177,14 @@ impl StripedU64 {
     /// Adds `n` (wrapping) where `slot` writes (the calling thread's slot, looked up once
     /// for several updates).
     ///
-    /// A hot series' own stripe is found inline (one value: its stripe is one line of the
-    /// group); the rest, a cold series or a stripe not allocated yet, out of line.
+    /// A hot series' own stripe is found inline; a cold series, or a stripe not allocated
+    /// yet, out of line.
     #[inline]
     pub(crate) fn add_in(&self, slot: Slot, n: u64) {
-        if let Some(hot) = self.hot.get()
-            && let Some(group) = hot.get(slot.stripe / GROUP).and_then(OnceLock::get)
-            && let Some(line) = group.get(slot.stripe % GROUP)
-        {
-            let cell = &line.0[0];
-            if slot.owned {
-                cell.store(
-                    cell.load(Ordering::Relaxed).wrapping_add(n),
-                    Ordering::Relaxed,
-                );
-            } else {
-                cell.fetch_add(n, Ordering::Relaxed);
-            }
-            return;
+        match self.hot_stripe(slot) {
+            Some(stripe) => stripe.add(0, n),
+            None => self.add_slow(slot, n),
         }
-        self.add_slow(slot, n);
     }
 
     #[inline(never)]
@@ -225,19 +213,27 @@ impl<B: AsRef<[AtomicU64]>> Cells<B> {
         self.base.as_ref().len().div_ceil(SLOTS_PER_LINE)
     }
 
+    /// `slot`'s stripe of a hot series, if the series is hot and the stripe's group is
+    /// allocated: the fast path of a busy series, two loads and their checks.
+    #[inline]
+    pub(crate) fn hot_stripe(&self, slot: Slot) -> Option<HotStripe<'_>> {
+        let hot = self.hot.get()?;
+        let group = hot.get(slot.stripe / GROUP).and_then(OnceLock::get)?;
+        let lines_per_stripe = self.lines_per_stripe();
+        let start = slot.stripe % GROUP * lines_per_stripe;
+        Some(HotStripe {
+            lines: group.get(start..start + lines_per_stripe)?,
+            owned: slot.owned,
+        })
+    }
+
     /// Where `slot` writes this series' values, found once for several updates.
     #[inline]
     pub(crate) fn stripe(&self, slot: Slot) -> Stripe<'_> {
-        if let Some(hot) = self.hot.get() {
-            let lines_per_stripe = self.lines_per_stripe();
-            let group = hot.get(slot.stripe / GROUP).and_then(OnceLock::get);
-            let start = slot.stripe % GROUP * lines_per_stripe;
-            if let Some(lines) = group.and_then(|g| g.get(start..start + lines_per_stripe)) {
-                return Stripe::Hot {
-                    lines,
-                    owned: slot.owned,
-                };
-            }
+        if let Some(stripe) = self.hot_stripe(slot) {
+            return Stripe::Hot(stripe);
+        }
+        if self.hot.get().is_some() {
             return self.grow(slot);
         }
         let heat = self.heat.load(Ordering::Relaxed);
@@ -268,10 +264,10 @@ impl<B: AsRef<[AtomicU64]>> Cells<B> {
             group.get(start..start + lines_per_stripe)
         });
         match lines {
-            Some(lines) => Stripe::Hot {
+            Some(lines) => Stripe::Hot(HotStripe {
                 lines,
                 owned: slot.owned,
-            },
+            }),
             // Unreachable: every slot has its place in the directory. Writing the base
             // is still exact.
             None => Stripe::Cold {
@@ -362,7 +358,7 @@ pub(crate) enum Stripe<'a> {
         hot: &'a OnceLock<Directory>,
     },
     /// The thread's stripe of a hot series.
-    Hot { lines: &'a [Line], owned: bool },
+    Hot(HotStripe<'a>),
 }
 
 impl Stripe<'_> {
@@ -386,48 +382,71 @@ impl Stripe<'_> {
                     cell.fetch_add(n, Ordering::Relaxed);
                 }
             }
-            Stripe::Hot { lines, owned } => {
-                let Some(cell) = hot_cell(lines, index) else {
-                    return;
-                };
-                if *owned {
-                    cell.store(
-                        cell.load(Ordering::Relaxed).wrapping_add(n),
-                        Ordering::Relaxed,
-                    );
-                } else {
-                    cell.fetch_add(n, Ordering::Relaxed);
-                }
-            }
+            Stripe::Hot(stripe) => stripe.add(index, n),
         }
     }
 
     /// Adds `delta` to value `index`, read as `f64` bits.
     #[inline]
     pub(crate) fn add_f64(&self, index: usize, delta: f64) {
-        let (cell, owned) = match self {
-            Stripe::Cold { base, .. } => (base.get(index), false),
-            Stripe::Hot { lines, owned } => (hot_cell(lines, index), *owned),
+        let (base, hot) = match self {
+            Stripe::Cold { base, hot } => (base, hot),
+            Stripe::Hot(stripe) => return stripe.add_f64(index, delta),
         };
-        let Some(cell) = cell else { return };
+        let Some(cell) = base.get(index) else { return };
         let mut current = cell.load(Ordering::Relaxed);
-        if owned {
-            cell.store(
-                (f64::from_bits(current) + delta).to_bits(),
-                Ordering::Relaxed,
-            );
-            return;
-        }
         loop {
             let next = (f64::from_bits(current) + delta).to_bits();
             match cell.compare_exchange(current, next, Ordering::Relaxed, Ordering::Relaxed) {
                 Ok(_) => return,
                 Err(actual) => {
-                    if let Stripe::Cold { hot, .. } = self {
-                        contended(hot);
-                    }
+                    contended(hot);
                     current = actual;
                 }
+            }
+        }
+    }
+}
+
+/// The calling thread's stripe of a hot series.
+pub(crate) struct HotStripe<'a> {
+    lines: &'a [Line],
+    owned: bool,
+}
+
+impl HotStripe<'_> {
+    /// Adds `n` (wrapping) to value `index`.
+    #[inline]
+    pub(crate) fn add(&self, index: usize, n: u64) {
+        let Some(cell) = hot_cell(self.lines, index) else {
+            return;
+        };
+        if self.owned {
+            cell.store(
+                cell.load(Ordering::Relaxed).wrapping_add(n),
+                Ordering::Relaxed,
+            );
+        } else {
+            cell.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Adds `delta` to value `index`, read as `f64` bits.
+    #[inline]
+    pub(crate) fn add_f64(&self, index: usize, delta: f64) {
+        let Some(cell) = hot_cell(self.lines, index) else {
+            return;
+        };
+        let mut current = cell.load(Ordering::Relaxed);
+        loop {
+            let next = (f64::from_bits(current) + delta).to_bits();
+            if self.owned {
+                cell.store(next, Ordering::Relaxed);
+                return;
+            }
+            match cell.compare_exchange(current, next, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return,
+                Err(actual) => current = actual,
             }
         }
     }
@@ -516,13 +535,13 @@ mod tests {
             "the first group and the last"
         );
         assert_eq!(s.sum(8), 13);
-        let Stripe::Hot { lines, .. } = s.stripe(owned(1)) else {
+        let Stripe::Hot(HotStripe { lines, .. }) = s.stripe(owned(1)) else {
             panic!("hot series wrote its base");
         };
         assert_eq!(lines.len(), 2, "9 values take two lines");
         assert_eq!(lines.as_ptr() as usize % 64, 0);
         // Stripes 0 and 1 are neighbours in their group and never share a line.
-        let Stripe::Hot { lines: first, .. } = s.stripe(owned(0)) else {
+        let Stripe::Hot(HotStripe { lines: first, .. }) = s.stripe(owned(0)) else {
             panic!("hot series wrote its base");
         };
         assert_eq!(lines.as_ptr() as usize - first.as_ptr() as usize, 128);
