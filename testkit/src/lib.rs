@@ -95,6 +95,45 @@ pub fn run(command: &mut Command) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// Runs one test of the running test binary again, alone, in a process of its own, for
+/// what is decided once per process (a variable read once, a thread's teardown, a failure
+/// that may abort): `module` is the caller's `module_path!()`, `test` the test's name in
+/// it, `env` the variables to set (`None`: to remove), `args` more arguments for the
+/// harness. Returns whether exactly that test ran and passed, and the child's stdout and
+/// stderr.
+pub fn rerun_test(
+    module: &str,
+    test: &str,
+    env: &[(&str, Option<&str>)],
+    args: &[&str],
+) -> (bool, String) {
+    // The test's name as the harness knows it: its module path without the crate.
+    let module = module.split_once("::").map_or("", |(_, rest)| rest);
+    let name = if module.is_empty() {
+        test.to_owned()
+    } else {
+        format!("{module}::{test}")
+    };
+    let mut command = Command::new(std::env::current_exe().expect("the test binary's path"));
+    command.args(["--exact", &name]).args(args);
+    for (key, value) in env {
+        match value {
+            Some(value) => command.env(key, value),
+            None => command.env_remove(key),
+        };
+    }
+    let out = command.output().expect("the test binary runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let passed = out.status.success() && stdout.contains("1 passed");
+    let text = format!(
+        "{} ({}):\n{stdout}{}",
+        name,
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (passed, text)
+}
+
 /// Runs `promtool check metrics` on an exposition; returns its exit code and its output
 /// (promtool prints lint problems on stdout and stderr).
 pub fn promtool_check_metrics(exposition: &str) -> (i32, String) {

@@ -1590,25 +1590,16 @@ fn sixteen_threads_on_one_function_lose_no_call_while_scrapes_race() {
     }
     // The same on a simulated large host, in a process of its own (the stripe count is
     // read once per process).
-    let (_, module) = module_path!()
-        .split_once("::")
-        .expect("a module of the test binary");
-    let output = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            &format!("{module}::sixteen_threads_on_one_function_lose_no_call_while_scrapes_race"),
-        ])
-        .env(STRIPES_CHILD, "1")
-        .env("RUSTFORM_METRIC_STRIPES", "66")
-        .output()
-        .expect("the test binary runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success() && stdout.contains("1 passed"),
-        "with 66 stripes ({}):\n{stdout}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
+    let (passed, output) = testkit::rerun_test(
+        module_path!(),
+        "sixteen_threads_on_one_function_lose_no_call_while_scrapes_race",
+        &[
+            (STRIPES_CHILD, Some("1")),
+            ("RUSTFORM_METRIC_STRIPES", Some("66")),
+        ],
+        &[],
     );
+    assert!(passed, "with 66 stripes: {output}");
 }
 
 #[observed(track_concurrency)]
@@ -1696,25 +1687,14 @@ fn a_call_from_a_thread_local_destructor_is_counted() {
         return;
     }
     // A failure here may abort the process, so it runs in a child process of its own.
-    // The test's name as the harness knows it: its module path without the crate.
-    let (_, module) = module_path!()
-        .split_once("::")
-        .expect("a module of the test binary");
-    let output = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            &format!("{module}::a_call_from_a_thread_local_destructor_is_counted"),
-            "--test-threads=1",
-        ])
-        .env(THREAD_EXIT_CHILD, "1")
-        .env("RUST_BACKTRACE", "0")
-        .output()
-        .expect("the test binary runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success() && stdout.contains("1 passed"),
-        "the child process failed ({}):\n{stdout}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
+    let (passed, output) = testkit::rerun_test(
+        module_path!(),
+        "a_call_from_a_thread_local_destructor_is_counted",
+        &[
+            (THREAD_EXIT_CHILD, Some("1")),
+            ("RUST_BACKTRACE", Some("0")),
+        ],
+        &["--test-threads=1"],
     );
+    assert!(passed, "the child process failed: {output}");
 }

@@ -3,8 +3,6 @@
 //! again as a child process with the variable set, since the name is read once per
 //! process.
 
-use std::process::Command;
-
 use rustform::metrics::{MetricValue, default_registry};
 use rustform::observed;
 
@@ -39,25 +37,16 @@ fn child() {
 }
 
 fn run_child(otel_service_name: Option<&str>, expected: &str) {
-    // The test's name as the harness knows it: its module path without the crate.
-    let (_, module) = module_path!()
-        .split_once("::")
-        .expect("a module of the test binary");
-    let mut command = Command::new(std::env::current_exe().unwrap());
-    command
-        .args(["--exact", &format!("{module}::child"), "--nocapture"])
-        .env(CHILD, expected);
-    match otel_service_name {
-        Some(name) => command.env("OTEL_SERVICE_NAME", name),
-        None => command.env_remove("OTEL_SERVICE_NAME"),
-    };
-    let out = command.output().expect("the test binary runs");
-    assert!(
-        out.status.success(),
-        "OTEL_SERVICE_NAME={otel_service_name:?}:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let (passed, output) = testkit::rerun_test(
+        module_path!(),
+        "child",
+        &[
+            (CHILD, Some(expected)),
+            ("OTEL_SERVICE_NAME", otel_service_name),
+        ],
+        &["--nocapture"],
     );
+    assert!(passed, "OTEL_SERVICE_NAME={otel_service_name:?}: {output}");
 }
 
 #[test]

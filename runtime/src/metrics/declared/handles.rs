@@ -220,8 +220,8 @@ impl<M: Series, const N: usize> fmt::Debug for Labeled<M, N> {
 /// The series of `family` for these label pairs.
 fn series<'f, 'l, M: Series>(
     family: &'f Family<M>,
-    names: impl Iterator<Item = &'l str> + Clone,
-    values: impl Iterator<Item = &'l str> + Clone,
+    names: impl Iterator<Item = &'l str>,
+    values: impl Iterator<Item = &'l str>,
 ) -> &'f M {
     family.get_or_create_keyed(|key| encode_label_pairs(key, names.zip(values)), M::create)
 }
