@@ -9,7 +9,7 @@
 //! it, with the helpers of `tracing` that `span!` expands to.
 
 use tracing::callsite::{Callsite, DefaultCallsite};
-use tracing::field::{Empty, Field, Value};
+use tracing::field::{Field, Value};
 use tracing::level_filters::{LevelFilter, STATIC_MAX_LEVEL};
 use tracing::{Metadata, Span};
 
@@ -106,8 +106,10 @@ fn new_span(callsite: &'static DefaultCallsite, function: impl FnOnce() -> &'sta
     }
 }
 
-/// The span's values (the function, its module, and the two fields recorded when the
-/// call ends), given to `make`.
+/// The span's values, the function and its module, given to `make`. The two fields
+/// recorded when the call ends (`otel.status_code`, `exception.message`) are left out of
+/// the value set: a field without a value is what `Empty` declares, and building two
+/// more fields would cost every span.
 fn with_values<R>(
     meta: &'static Metadata<'static>,
     function: &'static str,
@@ -115,19 +117,13 @@ fn with_values<R>(
 ) -> R {
     let fields = meta.fields();
     let mut iter = fields.iter();
-    let (Some(name), Some(namespace), Some(status), Some(message)) =
-        (iter.next(), iter.next(), iter.next(), iter.next())
-    else {
+    let (Some(name), Some(namespace)) = (iter.next(), iter.next()) else {
         // A callsite declared with other fields: no values.
         return make(&fields.value_set(&[]));
     };
     let module = meta.module_path().unwrap_or_default();
-    let values: [(&Field, Option<&dyn Value>); 4] = [
-        (&name, Some(&function)),
-        (&namespace, Some(&module)),
-        (&status, Some(&Empty)),
-        (&message, Some(&Empty)),
-    ];
+    let values: [(&Field, Option<&dyn Value>); 2] =
+        [(&name, Some(&function)), (&namespace, Some(&module))];
     make(&fields.value_set(&values))
 }
 
