@@ -20,8 +20,11 @@
 //! as one layer for a subscriber the program builds itself.
 
 mod context;
+mod fields;
 pub(crate) mod ids;
 mod json;
+#[cfg(feature = "otel")]
+mod sampled;
 mod sampling;
 pub(crate) mod unseen_spans;
 
@@ -39,9 +42,9 @@ use tracing_subscriber::{Registry, fmt};
 use crate::Error;
 use crate::config::{LogFormat, LogOutput, Logging};
 
-pub(crate) use context::use_as_exemplar_source;
 #[cfg(feature = "otel")]
-pub(crate) use context::{OtelIdsLayer, install_propagators};
+pub(crate) use context::install_propagators;
+pub(crate) use context::use_as_exemplar_source;
 pub use context::{TraceContextLayer, current};
 pub use json::{JsonFields, JsonFormat};
 /// What [`subscriber_with_writer`] writes to: anything that makes an `io::Write` per
@@ -127,10 +130,13 @@ where
 /// The stack of layers, in the order they see each span, for any subscriber `S`:
 ///
 /// 1. `exported`, when spans are exported: the `tracing-opentelemetry` layer, which makes
-///    a span's OpenTelemetry context current when it is entered;
-/// 2. [`OtelIdsLayer`] with it, which copies those ids over [`TraceContextLayer`]'s;
-/// 3. [`TraceContextLayer`];
-/// 4. the log format.
+///    a span's OpenTelemetry context current when it is entered, behind
+///    [`SampledFields`](sampled::SampledFields), which gives it a span's attributes only
+///    once the span is sampled and copies the span's OpenTelemetry ids over
+///    [`TraceContextLayer`]'s;
+/// 2. [`TraceContextLayer`];
+/// 3. the log format (JSON keeps span fields raw, see [`fields`], and formats them at
+///    the first event that needs them).
 ///
 /// Each has its own filter: the log level decides what is written, and never what is
 /// exported; with export, spans and events at INFO and above are exported (so
@@ -153,14 +159,10 @@ where
     };
     let mut layers: Vec<BoxedLayer<S>> = Vec::with_capacity(4);
     if let Some(exported) = exported {
+        #[cfg(feature = "otel")]
+        let exported = sampled::SampledFields::new(exported);
         layers.push(
             exported
-                .with_filter(seen(&logging.level, export_level)?)
-                .boxed(),
-        );
-        #[cfg(feature = "otel")]
-        layers.push(
-            OtelIdsLayer
                 .with_filter(seen(&logging.level, export_level)?)
                 .boxed(),
         );
@@ -294,16 +296,7 @@ where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
     match logging.format {
-        LogFormat::Json => fmt::layer()
-            .fmt_fields(if logging.include_spans {
-                JsonFields::new()
-            } else {
-                JsonFields::nothing()
-            })
-            .event_format(JsonFormat::from_config(logging))
-            .with_writer(writer)
-            .with_ansi(false)
-            .boxed(),
+        LogFormat::Json => json::JsonLayer::new(JsonFormat::from_config(logging), writer).boxed(),
         // tracing-subscriber's human formats always show the span context; only the
         // JSON format can leave it out.
         LogFormat::Pretty => human(fmt::layer().pretty(), logging)
