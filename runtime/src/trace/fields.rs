@@ -137,10 +137,27 @@ impl SpanFields {
 
     /// Calls `visitor` with every kept value whose field `pick` accepts, as the original
     /// values were recorded.
+    #[cfg(test)]
     pub(crate) fn replay(&self, visitor: &mut dyn Visit, pick: impl Fn(&Field) -> bool) {
         for (field, value) in &self.values {
             if pick(field) {
                 self.value(value).record(field, visitor);
+            }
+        }
+    }
+
+    /// As [`replay`](Self::replay), but a `Debug` value comes as its text through
+    /// `record_str`: for a reader that writes both kinds the same way (the JSON log
+    /// format quotes and escapes either), without going through `fmt` again.
+    pub(crate) fn replay_text(&self, visitor: &mut dyn Visit, pick: impl Fn(&Field) -> bool) {
+        for (field, value) in &self.values {
+            if pick(field) {
+                match value {
+                    Kept::Debug(range) => {
+                        visitor.record_str(field, self.text.get(range.clone()).unwrap_or_default());
+                    }
+                    value => self.value(value).record(field, visitor),
+                }
             }
         }
     }
@@ -176,7 +193,8 @@ impl SpanFields {
     /// asked for after a change.
     pub(crate) fn json(&mut self, format: impl FnOnce(&SpanFields, &mut String)) -> &str {
         if self.json.is_none() {
-            let mut members = String::new();
+            // Room for the text, the names and the quoting, so it is not regrown.
+            let mut members = String::with_capacity(self.text.len() + 32 * self.values.len());
             format(self, &mut members);
             self.json = Some(members);
         }
