@@ -85,11 +85,11 @@ pub(crate) fn ids_of(extensions: &Extensions<'_>) -> Option<TraceContext> {
 /// logs, exemplars and exported traces agree, including for spans whose parent came from
 /// an incoming `traceparent`. Called when the span is first entered, right after the
 /// `tracing-opentelemetry` layer has made the span's context current; returns what that
-/// context says of the span's sampling, which is kept for later entries ([`adopted`]).
+/// context says of the span's sampling.
 #[cfg(feature = "otel")]
 pub(crate) fn adopt_current(extensions: &mut ExtensionsMut<'_>) -> Entered {
     use opentelemetry::trace::TraceContextExt;
-    let state = opentelemetry::Context::map_current(|current| {
+    let (state, ids) = opentelemetry::Context::map_current(|current| {
         let otel = current.span();
         let context = otel.span_context();
         if !context.is_valid() {
@@ -106,32 +106,14 @@ pub(crate) fn adopt_current(extensions: &mut ExtensionsMut<'_>) -> Entered {
         };
         (state, Some(ids))
     });
-    if let (_, Some(ids)) = state {
+    if let Some(ids) = ids {
         match extensions.get_mut::<Ids>() {
             Some(own) => own.0 = ids,
             None => extensions.insert(Ids(ids)),
         }
     }
-    extensions.insert(Adopted(state.0));
-    state.0
+    state
 }
-
-/// What the OpenTelemetry context of a span said of its sampling when it was first
-/// entered; `None` before.
-#[cfg(feature = "otel")]
-pub(crate) fn adopted(extensions: &Extensions<'_>) -> Option<Entered> {
-    extensions.get::<Adopted>().map(|adopted| adopted.0)
-}
-
-/// [`adopted`], with the extensions held for writing.
-#[cfg(feature = "otel")]
-pub(crate) fn adopted_mut(extensions: &mut ExtensionsMut<'_>) -> Option<Entered> {
-    extensions.get_mut::<Adopted>().map(|adopted| adopted.0)
-}
-
-/// Marks a span whose ids are OpenTelemetry's, with its sampling decision.
-#[cfg(feature = "otel")]
-struct Adopted(Entered);
 
 /// The trace and span ids of the current span, or `None` outside any span.
 ///

@@ -18,9 +18,10 @@
 //! samplers rustform configures read neither a span's attributes nor the span
 //! processors' `on_start`, the two places that now see fewer of them.
 //!
-//! It also makes each span's ids its OpenTelemetry span's when the span is first
-//! entered (see [`adopt_current`]), and keeps the sampled flags of the spans the thread
-//! is inside for [`unseen_spans`](super::unseen_spans).
+//! It also gives each span its ids when it is created, as [`TraceContextLayer`] does,
+//! makes them its OpenTelemetry span's when the span is first entered (see
+//! [`adopt_current`]), and keeps the sampled flags of the spans the thread is inside
+//! for [`unseen_spans`](super::unseen_spans).
 
 use std::any::TypeId;
 
@@ -30,7 +31,8 @@ use tracing::{Event, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
-use super::context::{adopt_current, adopted, adopted_mut};
+use super::TraceContextLayer;
+use super::context::adopt_current;
 use super::fields::{Keeper, Recorded, SpanFields};
 use super::unseen_spans::{self, Entered};
 
@@ -41,11 +43,17 @@ const CHUNK: usize = 32;
 /// only once the span is sampled. See the [module](self).
 pub(crate) struct SampledFields<L> {
     inner: L,
+    /// The ids every span gets when it is created, replaced by its OpenTelemetry ids
+    /// when it is first entered.
+    ids: TraceContextLayer,
 }
 
 impl<L> SampledFields<L> {
     pub(crate) fn new(inner: L) -> SampledFields<L> {
-        SampledFields { inner }
+        SampledFields {
+            inner,
+            ids: TraceContextLayer::new(),
+        }
     }
 }
 
@@ -130,18 +138,26 @@ impl<L> SampledFields<L> {
             return Entered::Unknown;
         };
         let mut extensions = span.extensions_mut();
-        if let Some(state) = adopted_mut(&mut extensions) {
+        let export = extensions
+            .get_mut::<Export>()
+            .map(|export| (export.entered, export.given));
+        if let Some((Some(state), _)) = export {
             return state;
         }
         let state = adopt_current(&mut extensions);
         let owed = match extensions.get_mut::<Export>() {
-            Some(export) if export.given == Given::Otel && state == Entered::Sampled => {
-                export.given = Given::All;
-                extensions
-                    .get_mut::<SpanFields>()
-                    .map(|fields| fields.clone_values())
+            Some(export) => {
+                export.entered = Some(state);
+                if export.given == Given::Otel && state == Entered::Sampled {
+                    export.given = Given::All;
+                    extensions
+                        .get_mut::<SpanFields>()
+                        .map(|fields| fields.clone_values())
+                } else {
+                    None
+                }
             }
-            _ => None,
+            None => None,
         };
         drop(extensions);
         if let Some(fields) = owed {
@@ -151,9 +167,11 @@ impl<L> SampledFields<L> {
     }
 }
 
-/// What a span's inner layer has been given, in its extensions.
+/// What a span's inner layer has been given, and what its OpenTelemetry context said
+/// of its sampling when it was first entered (`None` before), in its extensions.
 struct Export {
     given: Given,
+    entered: Option<Entered>,
 }
 
 /// Calls `f` with the kept values `pick` accepts, as value sets of the span's callsite
@@ -210,6 +228,7 @@ where
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        self.ids.on_new_span(attrs, id, ctx.clone());
         let Some(span) = ctx.span(id) else {
             return self.inner.on_new_span(attrs, id, ctx);
         };
@@ -225,7 +244,10 @@ where
         if extensions.get_mut::<SpanFields>().is_none() {
             extensions.insert(fields);
         }
-        extensions.insert(Export { given });
+        extensions.insert(Export {
+            given,
+            entered: None,
+        });
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
@@ -249,10 +271,9 @@ where
                 Some(fields) if fields.keeper() == Keeper::Export => fields.record(values),
                 _ => Recorded::default(),
             };
-            let state = adopted_mut(&mut extensions);
             match extensions.get_mut::<Export>() {
                 None => Give::All,
-                Some(export) => match (export.given, state) {
+                Some(export) => match (export.given, export.entered) {
                     (Given::All, _) => Give::All,
                     // Not sampled: nothing of it is exported.
                     (Given::Otel, Some(Entered::Unsampled | Entered::Unknown)) => Give::Nothing,
@@ -306,9 +327,12 @@ where
         let Some(span) = ctx.event_span(event) else {
             return;
         };
-        let state = adopted(&span.extensions());
+        let state = span
+            .extensions()
+            .get::<Export>()
+            .map(|export| export.entered);
         drop(span);
-        if matches!(state, None | Some(Entered::Sampled)) {
+        if matches!(state, None | Some(None | Some(Entered::Sampled))) {
             self.inner.on_event(event, ctx);
         }
     }
@@ -327,11 +351,9 @@ where
         // A span never entered is started by its close: enter it once first, so that
         // it is started here and, if sampled, given its values before it ends.
         let never_entered = ctx.span(&id).is_some_and(|span| {
-            let extensions = span.extensions();
-            adopted(&extensions).is_none()
-                && extensions
-                    .get::<Export>()
-                    .is_some_and(|export| export.given == Given::Otel)
+            span.extensions()
+                .get::<Export>()
+                .is_some_and(|export| export.entered.is_none() && export.given == Given::Otel)
         });
         if never_entered {
             self.inner.on_enter(&id, ctx.clone());
