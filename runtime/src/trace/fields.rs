@@ -13,6 +13,11 @@
 //! original did (a `Debug` value gives back the text its `Debug` wrote), so what a
 //! reader makes of it is what it would have made of the original.
 
+#![cfg_attr(
+    not(feature = "otel"),
+    allow(dead_code, reason = "the export reads what the log format does not")
+)]
+
 use std::fmt::{self, Write as _};
 use std::ops::Range;
 
@@ -43,10 +48,6 @@ enum Kept {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Keeper {
     /// The layer in front of the OpenTelemetry layer.
-    #[cfg_attr(
-        not(feature = "otel"),
-        allow(dead_code, reason = "spans are exported with otel only")
-    )]
     Export,
     /// The JSON log format.
     Logs,
