@@ -22,7 +22,7 @@
 //!   logging level `off`: the HTTP and function metrics only (no span is built).
 //! - `spans`: as `metrics`, with logs at INFO in JSON on standard output, but the
 //!   handlers' log lines filtered out: the spans of `ObserveLayer` and `#[observed]`
-//!   are built (and their fields formatted for the log lines), nothing is written.
+//!   are built (their fields kept for the log lines), nothing is written.
 //! - `logs`: as `spans`, with the handlers' log lines written.
 //! - `instrumented`: as `logs`, with spans exported over OTLP/gRPC to `--otlp`, one
 //!   trace in ten sampled (`sample_rate: 0.1`): the whole pipeline.

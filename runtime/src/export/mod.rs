@@ -258,9 +258,14 @@ impl Export {
         Some(
             tracing_opentelemetry::OpenTelemetryLayer::new(tracer)
                 // Busy and idle times, and the thread's name (an allocation per span),
-                // are not worth their cost on every span.
+                // are not worth their cost on every span; nor the source file, module
+                // and line and the `tracing` target on every span and event: a span's
+                // code is named by its own attributes (`code.function.name`,
+                // `code.namespace` for `#[observed]`, the route for a server span).
                 .with_tracked_inactivity(false)
-                .with_threads(false),
+                .with_threads(false)
+                .with_location(false)
+                .with_target(false),
         )
     }
 

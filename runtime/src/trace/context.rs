@@ -4,9 +4,13 @@ use tracing::Subscriber;
 use tracing::span::{Attributes, Id};
 use tracing_subscriber::Registry;
 use tracing_subscriber::layer::{Context, Layer};
+#[cfg(feature = "otel")]
+use tracing_subscriber::registry::ExtensionsMut;
 use tracing_subscriber::registry::{Extensions, LookupSpan};
 
 use super::ids;
+#[cfg(feature = "otel")]
+use super::unseen_spans::Entered;
 use crate::metrics::TraceContext;
 
 /// Gives every span W3C trace context ids, so logs, exemplars and exported traces can
@@ -77,60 +81,38 @@ pub(crate) fn ids_of(extensions: &Extensions<'_>) -> Option<TraceContext> {
     extensions.get::<Ids>().map(|ids| ids.0)
 }
 
-/// With OpenTelemetry installed, makes each span's ids those of its OpenTelemetry span,
-/// so logs, exemplars and exported traces agree, including for spans whose parent came
-/// from an incoming `traceparent`. It sits right above the `tracing-opentelemetry`
-/// layer: when a span is first entered, that layer has just made the span's context
-/// current, and this one copies its ids over [`TraceContextLayer`]'s.
+/// With OpenTelemetry installed, makes a span's ids those of its OpenTelemetry span, so
+/// logs, exemplars and exported traces agree, including for spans whose parent came from
+/// an incoming `traceparent`. Called when the span is first entered, right after the
+/// `tracing-opentelemetry` layer has made the span's context current; returns what that
+/// context says of the span's sampling.
 #[cfg(feature = "otel")]
-pub(crate) struct OtelIdsLayer;
-
-/// Marks a span whose ids are OpenTelemetry's, with its sampling decision.
-#[cfg(feature = "otel")]
-struct Adopted(super::unseen_spans::Entered);
-
-#[cfg(feature = "otel")]
-impl<S> Layer<S> for OtelIdsLayer
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
-    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
-        use opentelemetry::trace::TraceContextExt;
-        let Some(span) = ctx.span(id) else {
-            return;
-        };
-        let mut extensions = span.extensions_mut();
-        if let Some(adopted) = extensions.get_mut::<Adopted>() {
-            super::unseen_spans::enter(adopted.0);
-            return;
-        }
-        let current = opentelemetry::Context::current();
+pub(crate) fn adopt_current(extensions: &mut ExtensionsMut<'_>) -> Entered {
+    use opentelemetry::trace::TraceContextExt;
+    let (state, ids) = opentelemetry::Context::map_current(|current| {
         let otel = current.span();
         let context = otel.span_context();
-        let state = if !context.is_valid() {
-            super::unseen_spans::Entered::Unknown
-        } else {
-            let ids = TraceContext {
-                trace_id: context.trace_id().to_bytes(),
-                span_id: context.span_id().to_bytes(),
-            };
-            match extensions.get_mut::<Ids>() {
-                Some(own) => own.0 = ids,
-                None => extensions.insert(Ids(ids)),
-            }
-            if context.is_sampled() {
-                super::unseen_spans::Entered::Sampled
-            } else {
-                super::unseen_spans::Entered::Unsampled
-            }
+        if !context.is_valid() {
+            return (Entered::Unknown, None);
+        }
+        let ids = TraceContext {
+            trace_id: context.trace_id().to_bytes(),
+            span_id: context.span_id().to_bytes(),
         };
-        extensions.insert(Adopted(state));
-        super::unseen_spans::enter(state);
+        let state = if context.is_sampled() {
+            Entered::Sampled
+        } else {
+            Entered::Unsampled
+        };
+        (state, Some(ids))
+    });
+    if let Some(ids) = ids {
+        match extensions.get_mut::<Ids>() {
+            Some(own) => own.0 = ids,
+            None => extensions.insert(Ids(ids)),
+        }
     }
-
-    fn on_exit(&self, _id: &Id, _ctx: Context<'_, S>) {
-        super::unseen_spans::exit();
-    }
+    state
 }
 
 /// The trace and span ids of the current span, or `None` outside any span.

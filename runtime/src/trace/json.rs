@@ -1,20 +1,24 @@
 //! JSON logs: one object per line, in tracing-subscriber's field names plus the trace
 //! context ids.
 
+use std::cell::RefCell;
 use std::fmt::{self, Write};
+use std::io::Write as _;
 use std::ops::Range;
 
 use tracing::field::{Field, Visit};
-use tracing::span::Record;
+use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Level, Subscriber};
 use tracing_log::NormalizeEvent;
 use tracing_subscriber::field::RecordFields;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
-use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields, MakeWriter};
+use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
 use super::context::ids_of;
+use super::fields::{Keeper, SpanFields};
 
 /// Formats each event as one JSON object per line, with the field names of
 /// tracing-subscriber's JSON format (so log pipelines built for it keep working) plus
@@ -132,19 +136,35 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
+        self.write_line(&mut writer, event, ctx.parent_span(), Formatted)
+    }
+}
+
+impl JsonFormat {
+    /// Writes the line of `event`, inside `parent` (the explicit parent, else the
+    /// current span; none for an explicit root), its spans' fields as `fields` has them.
+    fn write_line<'a, R>(
+        &self,
+        out: &mut Writer<'_>,
+        event: &Event<'_>,
+        parent: Option<SpanRef<'a, R>>,
+        fields: impl SpanMembers,
+    ) -> fmt::Result
+    where
+        R: LookupSpan<'a>,
+    {
         // Records from the `log` crate carry their own target, file and line.
         let normalized = event.normalized_metadata();
         let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
-        let out = &mut writer;
 
         out.write_str("{\"timestamp\":\"")?;
-        SystemTime.format_time(out)?;
+        timestamp(out)?;
         out.write_str("\",\"level\":\"")?;
         out.write_str(level(meta.level()))?;
         out.write_str("\",\"fields\":{")?;
-        let mut fields = Members::new(out);
-        event.record(&mut fields);
-        fields.finish()?;
+        let mut members = Members::new(out);
+        event.record(&mut members);
+        members.finish()?;
         out.write_char('}')?;
 
         if self.target {
@@ -162,17 +182,16 @@ where
             }
         }
 
-        // The explicit parent, else the current span; none for an explicit root.
-        if let Some(span) = ctx.parent_span() {
+        if let Some(span) = parent {
             if self.spans {
                 out.write_str(",\"span\":")?;
-                span_object(out, &span)?;
+                span_object(out, &span, &fields)?;
                 out.write_str(",\"spans\":[")?;
                 for (i, span) in span.scope().from_root().enumerate() {
                     if i > 0 {
                         out.write_char(',')?;
                     }
-                    span_object(out, &span)?;
+                    span_object(out, &span, &fields)?;
                 }
                 out.write_char(']')?;
             }
@@ -209,6 +228,77 @@ where
     }
 }
 
+/// Where a span's fields come from, as JSON object members: formatted when the span
+/// was created ([`JsonFields`], in tracing-subscriber's fmt layer), or kept raw and
+/// formatted at the first event that needs them ([`JsonLayer`]).
+trait SpanMembers {
+    /// Writes the span's members, then a comma if there were any.
+    fn write<'a, R: LookupSpan<'a>>(
+        &self,
+        out: &mut Writer<'_>,
+        span: &SpanRef<'a, R>,
+    ) -> fmt::Result;
+}
+
+/// The fields [`JsonFields`] formatted into the span's extensions.
+struct Formatted;
+
+impl SpanMembers for Formatted {
+    fn write<'a, R: LookupSpan<'a>>(
+        &self,
+        out: &mut Writer<'_>,
+        span: &SpanRef<'a, R>,
+    ) -> fmt::Result {
+        let extensions = span.extensions();
+        if let Some(fields) = extensions.get::<FormattedFields<JsonFields>>()
+            && !fields.fields.is_empty()
+        {
+            // `name` is the span's name; a field of that name would make a duplicate key,
+            // which some JSON parsers reject.
+            if span.metadata().fields().field("name").is_some() {
+                let mut fields = fields.fields.clone();
+                remove_member(&mut fields, "name");
+                if !fields.is_empty() {
+                    out.write_str(&fields)?;
+                    out.write_char(',')?;
+                }
+            } else {
+                out.write_str(&fields.fields)?;
+                out.write_char(',')?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The fields kept raw in the span's [`SpanFields`], formatted once per change.
+struct KeptFields;
+
+impl SpanMembers for KeptFields {
+    fn write<'a, R: LookupSpan<'a>>(
+        &self,
+        out: &mut Writer<'_>,
+        span: &SpanRef<'a, R>,
+    ) -> fmt::Result {
+        let mut extensions = span.extensions_mut();
+        let Some(fields) = extensions.get_mut::<SpanFields>() else {
+            return Ok(());
+        };
+        let members = fields.json(|fields, text| {
+            let mut members = Members::new(text);
+            // `name` is the span's name, written after the fields; a field of that name
+            // would make a duplicate key, which some JSON parsers reject.
+            // The same bytes as the `Debug` value gave: a quoted, escaped string.
+            fields.replay_text(&mut members, |field| field.name() != "name");
+        });
+        if !members.is_empty() {
+            out.write_str(members)?;
+            out.write_char(',')?;
+        }
+        Ok(())
+    }
+}
+
 fn level(level: &Level) -> &'static str {
     match *level {
         Level::TRACE => "TRACE",
@@ -219,33 +309,102 @@ fn level(level: &Level) -> &'static str {
     }
 }
 
-/// A span as `{...fields, "name": ...}`, its fields as [`JsonFields`] recorded them.
-fn span_object<'a, R>(out: &mut Writer<'_>, span: &SpanRef<'a, R>) -> fmt::Result
+/// A span as `{...fields, "name": ...}`, its fields as `fields` has them.
+fn span_object<'a, R>(
+    out: &mut Writer<'_>,
+    span: &SpanRef<'a, R>,
+    fields: &impl SpanMembers,
+) -> fmt::Result
 where
     R: LookupSpan<'a>,
 {
     out.write_char('{')?;
-    let extensions = span.extensions();
-    if let Some(fields) = extensions.get::<FormattedFields<JsonFields>>()
-        && !fields.fields.is_empty()
-    {
-        // `name` is the span's name; a field of that name would make a duplicate key,
-        // which some JSON parsers reject.
-        if span.metadata().fields().field("name").is_some() {
-            let mut fields = fields.fields.clone();
-            remove_member(&mut fields, "name");
-            if !fields.is_empty() {
-                out.write_str(&fields)?;
-                out.write_char(',')?;
-            }
-        } else {
-            out.write_str(&fields.fields)?;
-            out.write_char(',')?;
-        }
-    }
+    fields.write(out, span)?;
     out.write_str("\"name\":")?;
     string(out, span.name())?;
     out.write_char('}')
+}
+
+/// The JSON log format as rustform installs it: [`JsonFormat`]'s lines, written through
+/// `writer` one `write` per line, with each span's fields kept raw ([`SpanFields`]) and
+/// formatted at the first event that needs them, so a span nothing logs in costs no
+/// formatting.
+pub(crate) struct JsonLayer<W> {
+    format: JsonFormat,
+    writer: W,
+}
+
+impl<W> JsonLayer<W> {
+    pub(crate) fn new(format: JsonFormat, writer: W) -> JsonLayer<W> {
+        JsonLayer { format, writer }
+    }
+}
+
+impl<S, W> Layer<S> for JsonLayer<W>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    W: for<'w> MakeWriter<'w> + 'static,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        if !self.format.spans {
+            return;
+        }
+        let Some(span) = ctx.span(id) else {
+            return;
+        };
+        let mut extensions = span.extensions_mut();
+        // The export, in front, may keep them already.
+        if extensions.get_mut::<SpanFields>().is_none() {
+            extensions.insert(SpanFields::new(attrs, Keeper::Logs).0);
+        }
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        if !self.format.spans {
+            return;
+        }
+        let Some(span) = ctx.span(id) else {
+            return;
+        };
+        let mut extensions = span.extensions_mut();
+        if let Some(fields) = extensions.get_mut::<SpanFields>()
+            && fields.keeper() == Keeper::Logs
+        {
+            fields.record(values);
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        thread_local! {
+            static LINE: RefCell<String> = const { RefCell::new(String::new()) };
+        }
+        let write = |line: &mut String| {
+            let formatted = self.format.write_line(
+                &mut Writer::new(line),
+                event,
+                ctx.event_span(event),
+                KeptFields,
+            );
+            if formatted.is_ok() {
+                let mut writer = self.writer.make_writer_for(event.metadata());
+                if let Err(error) = writer.write_all(line.as_bytes()) {
+                    // As tracing-subscriber's fmt layer reports it.
+                    eprintln!(
+                        "[tracing-subscriber] Unable to write an event to the Writer for this \
+                         Subscriber! Error: {error}\n"
+                    );
+                }
+            }
+        };
+        let _ = LINE.try_with(|line| match line.try_borrow_mut() {
+            Ok(mut line) => {
+                write(&mut line);
+                line.clear();
+            }
+            // An event written while writing one (a writer that logs).
+            Err(_) => write(&mut String::new()),
+        });
+    }
 }
 
 /// Records span fields as JSON object members (`"user":"ada","attempt":2`), once when
@@ -265,19 +424,13 @@ where
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JsonFields {
-    /// `false` when spans are not written: their fields are not worth formatting.
-    record: bool,
+    _private: (),
 }
 
 impl JsonFields {
     /// The field formatter.
     pub const fn new() -> JsonFields {
-        JsonFields { record: true }
-    }
-
-    /// A field formatter that records nothing, for a [`JsonFormat`] without spans.
-    pub(crate) const fn nothing() -> JsonFields {
-        JsonFields { record: false }
+        JsonFields { _private: () }
     }
 }
 
@@ -293,9 +446,6 @@ impl<'writer> FormatFields<'writer> for JsonFields {
         mut writer: Writer<'writer>,
         fields: R,
     ) -> fmt::Result {
-        if !self.record {
-            return Ok(());
-        }
         let mut members = Members::new(&mut writer);
         fields.record(&mut members);
         members.finish()
@@ -306,9 +456,6 @@ impl<'writer> FormatFields<'writer> for JsonFields {
         current: &'writer mut FormattedFields<Self>,
         fields: &Record<'_>,
     ) -> fmt::Result {
-        if !self.record {
-            return Ok(());
-        }
         let current = &mut current.fields;
         if !current.is_empty() {
             fields.record(&mut Replaced(current));
@@ -501,11 +648,79 @@ impl<W: Write + ?Sized> Write for Escaped<'_, W> {
 /// Lowercase hex, as W3C trace context writes ids.
 fn hex<W: Write + ?Sized>(out: &mut W, bytes: &[u8]) -> fmt::Result {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for byte in bytes {
-        out.write_char(char::from(DIGITS[usize::from(byte >> 4)]))?;
-        out.write_char(char::from(DIGITS[usize::from(byte & 0xf)]))?;
+    // Trace ids are 16 bytes: written in one go, not a character at a time.
+    let mut text = [0u8; 32];
+    for chunk in bytes.chunks(16) {
+        for (byte, pair) in chunk.iter().zip(text.chunks_exact_mut(2)) {
+            pair[0] = DIGITS[usize::from(byte >> 4)];
+            pair[1] = DIGITS[usize::from(byte & 0xf)];
+        }
+        // Hex digits are ASCII.
+        out.write_str(std::str::from_utf8(&text[..chunk.len() * 2]).map_err(|_| fmt::Error)?)?;
     }
     Ok(())
+}
+
+/// The time now as tracing-subscriber's `SystemTime` timer writes it, in UTC with
+/// microseconds: `2025-01-02T03:04:05.678901Z`. Written digit by digit rather than
+/// through `fmt` (a fifth of a log line's cost); on a clock before 1970 or after 9999,
+/// by tracing-subscriber's timer itself, which handles those.
+fn timestamp<W: Write + ?Sized>(out: &mut W) -> fmt::Result {
+    match utc_text(std::time::SystemTime::now()) {
+        Some(text) => out.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?),
+        None => {
+            let mut text = String::new();
+            SystemTime.format_time(&mut Writer::new(&mut text))?;
+            out.write_str(&text)
+        }
+    }
+}
+
+/// `time` as `2025-01-02T03:04:05.678901Z` (ASCII), for a time from 1970 to 9999.
+fn utc_text(time: std::time::SystemTime) -> Option<[u8; 27]> {
+    let since = time
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .filter(|d| d.as_secs() < 253_402_300_800)?;
+    let seconds = since.as_secs();
+    let (year, month, day) = civil_date(seconds / 86_400);
+    let of_day = seconds % 86_400;
+    let mut text = *b"0000-00-00T00:00:00.000000Z";
+    let mut put = |at: usize, value: u64, digits: usize| {
+        let mut value = value;
+        for i in (at..at + digits).rev() {
+            text[i] = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    };
+    put(0, year, 4);
+    put(5, month, 2);
+    put(8, day, 2);
+    put(11, of_day / 3600, 2);
+    put(14, of_day / 60 % 60, 2);
+    put(17, of_day % 60, 2);
+    put(20, u64::from(since.subsec_micros()), 6);
+    Some(text)
+}
+
+/// The year, month (1–12) and day (1–31) of the day `days` after 1970-01-01, in the
+/// proleptic Gregorian calendar (Howard Hinnant's `civil_from_days`).
+fn civil_date(days: u64) -> (u64, u64, u64) {
+    // From 0000-03-01, so that a leap day is the last day of its year.
+    let days = days + 719_468;
+    let era = days / 146_097;
+    let of_era = days % 146_097;
+    let year_of_era = (of_era - of_era / 1460 + of_era / 36_524 - of_era / 146_096) / 365;
+    let of_year = of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * of_year + 2) / 153;
+    let day = of_year - (153 * shifted_month + 2) / 5 + 1;
+    let month = if shifted_month < 10 {
+        shifted_month + 3
+    } else {
+        shifted_month - 9
+    };
+    let year = year_of_era + era * 400 + u64::from(month <= 2);
+    (year, month, day)
 }
 
 /// Removes every member named `name` from members written by [`Members`]. Leaves the
@@ -663,6 +878,43 @@ mod tests {
         debug_string(&mut out, &Broken).unwrap();
         let back: String = serde_json::from_str(&out).unwrap();
         assert_eq!(back, "part\"ial");
+    }
+
+    #[test]
+    fn timestamps_are_tracing_subscribers() {
+        use std::time::{Duration, UNIX_EPOCH};
+        let at = |seconds: u64, micros: u32| {
+            let text = utc_text(UNIX_EPOCH + Duration::new(seconds, micros * 1000 + 999));
+            String::from_utf8(text.unwrap().to_vec()).unwrap()
+        };
+        assert_eq!(at(0, 0), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(at(951_782_400, 1), "2000-02-29T00:00:00.000001Z");
+        assert_eq!(at(951_868_799, 999_999), "2000-02-29T23:59:59.999999Z");
+        assert_eq!(at(1_709_251_199, 5), "2024-02-29T23:59:59.000005Z");
+        assert_eq!(at(1_735_787_045, 678_901), "2025-01-02T03:04:05.678901Z");
+        assert_eq!(at(4_102_444_800, 0), "2100-01-01T00:00:00.000000Z");
+        assert_eq!(at(253_402_300_799, 0), "9999-12-31T23:59:59.000000Z");
+        // Outside 1970–9999, tracing-subscriber's timer writes it.
+        assert_eq!(utc_text(UNIX_EPOCH - Duration::from_secs(1)), None);
+        assert_eq!(
+            utc_text(UNIX_EPOCH + Duration::from_secs(253_402_300_800)),
+            None
+        );
+        // Now, as tracing-subscriber writes it (to the second, retried if a second
+        // boundary fell between the two).
+        for _ in 0..100 {
+            let mut ours = String::new();
+            timestamp(&mut ours).unwrap();
+            let mut theirs = String::new();
+            SystemTime
+                .format_time(&mut Writer::new(&mut theirs))
+                .unwrap();
+            if ours[..19] == theirs[..19] {
+                assert_eq!(ours.len(), theirs.len());
+                return;
+            }
+        }
+        panic!("no two timestamps agreed to the second");
     }
 
     #[test]

@@ -20,8 +20,11 @@
 //! as one layer for a subscriber the program builds itself.
 
 mod context;
+mod fields;
 pub(crate) mod ids;
 mod json;
+#[cfg(feature = "otel")]
+mod sampled;
 mod sampling;
 pub(crate) mod unseen_spans;
 
@@ -39,9 +42,9 @@ use tracing_subscriber::{Registry, fmt};
 use crate::Error;
 use crate::config::{LogFormat, LogOutput, Logging};
 
-pub(crate) use context::use_as_exemplar_source;
 #[cfg(feature = "otel")]
-pub(crate) use context::{OtelIdsLayer, install_propagators};
+pub(crate) use context::install_propagators;
+pub(crate) use context::use_as_exemplar_source;
 pub use context::{TraceContextLayer, current};
 pub use json::{JsonFields, JsonFormat};
 /// What [`subscriber_with_writer`] writes to: anything that makes an `io::Write` per
@@ -126,11 +129,14 @@ where
 
 /// The stack of layers, in the order they see each span, for any subscriber `S`:
 ///
-/// 1. `exported`, when spans are exported: the `tracing-opentelemetry` layer, which makes
-///    a span's OpenTelemetry context current when it is entered;
-/// 2. [`OtelIdsLayer`] with it, which copies those ids over [`TraceContextLayer`]'s;
-/// 3. [`TraceContextLayer`];
-/// 4. the log format.
+/// 1. when spans are exported, `exported`, the `tracing-opentelemetry` layer, which
+///    makes a span's OpenTelemetry context current when it is entered, behind
+///    [`SampledFields`](sampled::SampledFields), which gives it a span's attributes only
+///    once the span is sampled, gives each span its ids as [`TraceContextLayer`] does,
+///    and makes them the span's OpenTelemetry ids when it is first entered; without
+///    export, [`TraceContextLayer`];
+/// 2. the log format (JSON keeps span fields raw, see [`fields`], and formats them at
+///    the first event that needs them).
 ///
 /// Each has its own filter: the log level decides what is written, and never what is
 /// exported; with export, spans and events at INFO and above are exported (so
@@ -148,28 +154,38 @@ where
 {
     let export_level = exported.is_some().then_some(LevelFilter::INFO);
     let written = LogFilter {
-        level: filter(&logging.level)?,
+        level: Directives::new(&logging.level)?,
         sampling: logging.sampling.and_then(sampling::Sampling::new),
     };
-    let mut layers: Vec<BoxedLayer<S>> = Vec::with_capacity(4);
-    if let Some(exported) = exported {
-        layers.push(
-            exported
-                .with_filter(seen(&logging.level, export_level)?)
-                .boxed(),
-        );
+    let mut layers: Vec<BoxedLayer<S>> = Vec::with_capacity(3);
+    match exported {
+        // It gives spans their ids too, as `TraceContextLayer` would with the same
+        // filter: one layer fewer for every span callback to go through.
         #[cfg(feature = "otel")]
-        layers.push(
-            OtelIdsLayer
+        Some(exported) => layers.push(
+            sampled::SampledFields::new(exported)
                 .with_filter(seen(&logging.level, export_level)?)
                 .boxed(),
-        );
+        ),
+        #[cfg(not(feature = "otel"))]
+        Some(exported) => {
+            layers.push(
+                exported
+                    .with_filter(seen(&logging.level, export_level)?)
+                    .boxed(),
+            );
+            layers.push(
+                TraceContextLayer::new()
+                    .with_filter(seen(&logging.level, export_level)?)
+                    .boxed(),
+            );
+        }
+        None => layers.push(
+            TraceContextLayer::new()
+                .with_filter(seen(&logging.level, export_level)?)
+                .boxed(),
+        ),
     }
-    layers.push(
-        TraceContextLayer::new()
-            .with_filter(seen(&logging.level, export_level)?)
-            .boxed(),
-    );
     layers.push(format(logging, writer, ansi).with_filter(written).boxed());
     Ok(layers)
 }
@@ -178,11 +194,91 @@ where
 fn seen<S>(
     level: &str,
     exported: Option<LevelFilter>,
-) -> Result<tracing_subscriber::filter::combinator::Or<EnvFilter, LevelFilter, S>, Error>
+) -> Result<tracing_subscriber::filter::combinator::Or<Directives, LevelFilter, S>, Error>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    Ok(filter(level)?.or(exported.unwrap_or(LevelFilter::OFF)))
+    Ok(Directives::new(level)?.or(exported.unwrap_or(LevelFilter::OFF)))
+}
+
+/// `logging.level`'s directives as an [`EnvFilter`], told of spans only when a directive
+/// names one. An `EnvFilter` looks up each span entered, exited or closed in a map under
+/// a lock, to track the spans its directives match (`target[span{field=value}]=level`);
+/// without such a directive (no `[`) it tracks none, and every span callback would be
+/// that lock and look-up for nothing, on every layer it filters.
+struct Directives {
+    filter: EnvFilter,
+    spans: bool,
+}
+
+impl Directives {
+    fn new(level: &str) -> Result<Directives, Error> {
+        Ok(Directives {
+            filter: filter(level)?,
+            spans: level.contains('['),
+        })
+    }
+}
+
+impl<S: Subscriber + for<'a> LookupSpan<'a>> Filter<S> for Directives {
+    fn enabled(&self, meta: &tracing::Metadata<'_>, cx: &layer::Context<'_, S>) -> bool {
+        Filter::<S>::enabled(&self.filter, meta, cx)
+    }
+
+    fn callsite_enabled(
+        &self,
+        meta: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        Filter::<S>::callsite_enabled(&self.filter, meta)
+    }
+
+    fn event_enabled(&self, event: &tracing::Event<'_>, cx: &layer::Context<'_, S>) -> bool {
+        Filter::<S>::event_enabled(&self.filter, event, cx)
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        Filter::<S>::max_level_hint(&self.filter)
+    }
+
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        cx: layer::Context<'_, S>,
+    ) {
+        if self.spans {
+            Filter::<S>::on_new_span(&self.filter, attrs, id, cx);
+        }
+    }
+
+    fn on_record(
+        &self,
+        id: &tracing::span::Id,
+        values: &tracing::span::Record<'_>,
+        cx: layer::Context<'_, S>,
+    ) {
+        if self.spans {
+            Filter::<S>::on_record(&self.filter, id, values, cx);
+        }
+    }
+
+    fn on_enter(&self, id: &tracing::span::Id, cx: layer::Context<'_, S>) {
+        if self.spans {
+            Filter::<S>::on_enter(&self.filter, id, cx);
+        }
+    }
+
+    fn on_exit(&self, id: &tracing::span::Id, cx: layer::Context<'_, S>) {
+        if self.spans {
+            Filter::<S>::on_exit(&self.filter, id, cx);
+        }
+    }
+
+    fn on_close(&self, id: tracing::span::Id, cx: layer::Context<'_, S>) {
+        if self.spans {
+            Filter::<S>::on_close(&self.filter, id, cx);
+        }
+    }
 }
 
 /// Whether the process has a global subscriber, asked on a thread without a default
@@ -195,7 +291,7 @@ pub(crate) fn has_global_subscriber() -> bool {
 
 /// What the log format writes: `logging.level`, then `logging.sampling`.
 struct LogFilter {
-    level: EnvFilter,
+    level: Directives,
     sampling: Option<sampling::Sampling>,
 }
 
@@ -294,16 +390,7 @@ where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
     match logging.format {
-        LogFormat::Json => fmt::layer()
-            .fmt_fields(if logging.include_spans {
-                JsonFields::new()
-            } else {
-                JsonFields::nothing()
-            })
-            .event_format(JsonFormat::from_config(logging))
-            .with_writer(writer)
-            .with_ansi(false)
-            .boxed(),
+        LogFormat::Json => json::JsonLayer::new(JsonFormat::from_config(logging), writer).boxed(),
         // tracing-subscriber's human formats always show the span context; only the
         // JSON format can leave it out.
         LogFormat::Pretty => human(fmt::layer().pretty(), logging)

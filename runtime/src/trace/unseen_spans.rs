@@ -5,7 +5,7 @@
 //! Which traces are sampled does not change, and neither do the logs.
 //!
 //! The decision reads two atomics and a thread-local: the sampled flags of the exported
-//! spans the thread is inside, kept by [`OtelIdsLayer`](super::OtelIdsLayer) as they are
+//! spans the thread is inside, kept by [`SampledFields`](super::sampled::SampledFields) as they are
 //! entered and exited.
 
 #![cfg_attr(
