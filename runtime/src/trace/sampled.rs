@@ -233,19 +233,7 @@ where
             return self.inner.on_new_span(attrs, id, ctx);
         };
         let (fields, recorded) = SpanFields::new(attrs, Keeper::Export);
-        // A span that will most likely be sampled (its parent was, or it is a root and
-        // the sampler takes every root) gets its values now, into the layer's span
-        // builder: handing them over later costs far more. A wrong guess (a parent set
-        // later with `set_parent` that is not sampled) only costs that work; the sampler
-        // still decides.
-        let likely = match span.parent() {
-            Some(parent) => parent
-                .extensions()
-                .get::<Export>()
-                .is_some_and(|export| export.entered == Some(Entered::Sampled)),
-            None => unseen_spans::roots_always_sampled(),
-        };
-        let given = if recorded.error || likely {
+        let given = if recorded.error {
             self.inner.on_new_span(attrs, id, ctx.clone());
             Given::All
         } else {

@@ -14,7 +14,7 @@
 )]
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use tracing::Level;
 use tracing_subscriber::filter::LevelFilter;
@@ -59,12 +59,6 @@ pub(crate) fn skip_unseen(sampler: Sampler, logs: Option<LevelFilter>) {
         RootSampler::TraceIdRatio(ratio) => ratio <= 0.0 || ratio.is_nan(),
         RootSampler::AlwaysOn => false,
     };
-    let roots_always = match sampler.root {
-        RootSampler::AlwaysOn => true,
-        RootSampler::TraceIdRatio(ratio) => ratio >= 1.0,
-        RootSampler::AlwaysOff => false,
-    };
-    ROOTS_ALWAYS.store(roots_always, Ordering::Relaxed);
     let policy = match (sampler.parent_based, roots_never) {
         (true, false) => FOLLOW_PARENT,
         (true, true) => FOLLOW_PARENT_NO_ROOTS,
@@ -82,17 +76,6 @@ pub(crate) fn skip_unseen(sampler: Sampler, logs: Option<LevelFilter>) {
 /// Creates every span again, when the export that skipped some shuts down.
 pub(crate) fn create_every_span() {
     POLICY.store(CREATE_ALL, Ordering::Release);
-    ROOTS_ALWAYS.store(false, Ordering::Relaxed);
-}
-
-/// Whether the installed sampler samples every root span (always on, or a ratio of 1).
-static ROOTS_ALWAYS: AtomicBool = AtomicBool::new(false);
-
-/// Whether the installed sampler samples every root span: a hint for giving a new root
-/// span's attributes to the OpenTelemetry layer before it is started (never a decision).
-#[cfg(feature = "otel")]
-pub(crate) fn roots_always_sampled() -> bool {
-    ROOTS_ALWAYS.load(Ordering::Relaxed)
 }
 
 fn filter_rank(filter: LevelFilter) -> u8 {
