@@ -39,8 +39,20 @@ impl PrometheusServer {
         let config_path = dir.path().join("prometheus.yml");
         std::fs::write(&config_path, config).unwrap();
         let port = free_port();
-        let mut command = Command::new(super::prometheus());
+        // Prometheus runs under a shell that stops it, and removes its data, when this
+        // process's end of the shell's standard input closes: when the server is dropped,
+        // and also when the test process exits without dropping it (a server kept in a
+        // `static` for the tests of one binary), which would otherwise leave it running.
+        let mut command = Command::new("/bin/sh");
         command
+            .arg("-c")
+            .arg(
+                r#""$@" & server=$!; read -r _; kill -9 "$server"; wait "$server"; rm -rf "$DATA""#,
+            )
+            .arg("sh")
+            .arg(super::prometheus())
+            .env("DATA", dir.path())
+            .stdin(Stdio::piped())
             .arg(format!("--config.file={}", config_path.display()))
             .arg(format!(
                 "--storage.tsdb.path={}",
@@ -53,7 +65,9 @@ impl PrometheusServer {
         for feature in features {
             command.arg(format!("--enable-feature={feature}"));
         }
-        let child = command.spawn().expect("prometheus starts");
+        let child = command
+            .spawn()
+            .expect("the shell running prometheus starts");
         let server = PrometheusServer {
             child,
             base: format!("http://127.0.0.1:{port}"),
@@ -145,7 +159,8 @@ impl PrometheusServer {
 
 impl Drop for PrometheusServer {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        // Closing the shell's input stops Prometheus (see `start`).
+        drop(self.child.stdin.take());
         let _ = self.child.wait();
     }
 }
