@@ -72,17 +72,16 @@ impl Histogram {
             stripe.add_f64(sum, value);
             return;
         }
-        self.observe_cold(slot, bucket, value);
+        self.observe_cold(slot, bucket, sum, value);
     }
 
     /// [`observe_in`](Self::observe_in) for a series not hot yet, or whose stripe is not
     /// allocated yet.
     #[inline(never)]
-    fn observe_cold(&self, slot: super::shard::Slot, bucket: usize, value: f64) {
-        let core = &*self.core;
-        let stripe = core.cells.stripe(slot);
+    fn observe_cold(&self, slot: super::shard::Slot, bucket: usize, sum: usize, value: f64) {
+        let stripe = self.core.cells.stripe(slot);
         stripe.add(bucket, 1);
-        stripe.add_f64(core.layout.bounds.len() + 1, value);
+        stripe.add_f64(sum, value);
     }
 
     /// Records a duration, in seconds.

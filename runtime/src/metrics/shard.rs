@@ -438,12 +438,15 @@ impl HotStripe<'_> {
             return;
         };
         let mut current = cell.load(Ordering::Relaxed);
+        if self.owned {
+            cell.store(
+                (f64::from_bits(current) + delta).to_bits(),
+                Ordering::Relaxed,
+            );
+            return;
+        }
         loop {
             let next = (f64::from_bits(current) + delta).to_bits();
-            if self.owned {
-                cell.store(next, Ordering::Relaxed);
-                return;
-            }
             match cell.compare_exchange(current, next, Ordering::Relaxed, Ordering::Relaxed) {
                 Ok(_) => return,
                 Err(actual) => current = actual,
